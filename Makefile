@@ -1,0 +1,41 @@
+# Two commands for a fresh machine: `make lab` (set up, open the series) and
+# `make test` (set up, run unit tests and every notebook). `make run` executes
+# the whole series headless into build/. Set-up is idempotent: it reinstalls only
+# when pyproject.toml changed or .venv is missing.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.tfpt-installed
+export TF_CPP_MIN_LOG_LEVEL ?= 3
+export TF_ENABLE_ONEDNN_OPTS ?= 0
+
+NBVAL := --nbval-lax --nbval-current-env --nbval-cell-timeout=600 \
+         --nbval-sanitize-with tests/nbval_sanitize.cfg
+
+.PHONY: setup lab test run doctor clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/python -m ipykernel install --user --name tfpt --display-name "Python (tfpt)" >/dev/null
+	@$(BIN)/python -c "import matplotlib.pyplot"  # build the font cache once, not inside a test
+	@touch $@
+	@echo "set-up done: $(VENV) has the pinned stack and tfpt (editable)"
+
+lab: setup
+	$(BIN)/jupyter lab notebooks/
+
+test: setup
+	timeout 3000 $(BIN)/python -m pytest tests notebooks $(NBVAL) -n 2 --dist loadfile
+
+run: setup
+	$(BIN)/python scripts/run_series.py
+
+doctor: setup
+	$(BIN)/python -m tfpt doctor
+
+clean:
+	rm -rf build runs .pytest_cache

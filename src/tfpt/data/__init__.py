@@ -1,0 +1,152 @@
+"""MNIST and CIFAR-10 as one source of truth: numpy arrays both frameworks read.
+
+``tfpt.data.load("mnist")`` returns uint8 images (N, H, W, C), int64 labels and
+class names from the data root (``TFPT_DATA_DIR`` or ``data/``). Missing data is
+downloaded through torchvision and verified by SHA-256. A root that holds fewer
+images than the official set (like ``../shared/datasets``) is an offline
+*sample*: it is verified against its ``SHA256SUMS`` and announced as such.
+
+The framework halves build on the same arrays: ``tfpt.data.torch.loader`` (a
+torchvision-style ``Dataset`` + ``DataLoader``, NCHW) and ``tfpt.data.tf.dataset``
+(``tf.data``, NHWC). The same seed gives the same batch order in both.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from tfpt.config import DATA_ENV, data_root
+from tfpt.data.catalog import DATASETS, DatasetSpec, UnknownDatasetError, get_spec
+from tfpt.data.fetch import DownloadError, download
+from tfpt.data.order import epoch_order
+from tfpt.data.readers import READERS, DataFormatError, read_cifar10_classes
+from tfpt.data.verify import MANIFEST, ChecksumError, check_file, read_manifest
+
+__all__ = [
+    "DATASETS", "ChecksumError", "DataFormatError", "DownloadError", "ImageData",
+    "MissingDataError", "SampleDataWarning", "UnknownDatasetError", "epoch_order",
+    "get_spec", "load", "status",
+]
+
+
+class MissingDataError(FileNotFoundError):
+    """The dataset is not in the data root and could not be downloaded."""
+
+
+class SampleDataWarning(UserWarning):
+    """Loud notice that the data is an offline sample, not the full dataset."""
+
+
+@dataclass
+class ImageData:
+    """One dataset's arrays and what is known about where they came from."""
+
+    spec: DatasetSpec
+    x_train: np.ndarray  # (N, H, W, C) uint8
+    y_train: np.ndarray  # (N,) int64
+    x_test: np.ndarray
+    y_test: np.ndarray
+    classes: tuple[str, ...]
+    root: Path
+    verified: bool = field(default=False)
+
+    @property
+    def is_sample(self) -> bool:
+        return len(self.x_train) < self.spec.full_train or len(self.x_test) < self.spec.full_test
+
+    @property
+    def kind(self) -> str:
+        return "SAMPLE" if self.is_sample else "full"
+
+    def arrays(self, split: str, limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The (images, labels) of ``split`` ('train' or 'test'), cut to the first ``limit``."""
+        if split not in ("train", "test"):
+            raise ValueError(f"unknown split {split!r}: use 'train' or 'test'")
+        x, y = (self.x_train, self.y_train) if split == "train" else (self.x_test, self.y_test)
+        return x[:limit], y[:limit]
+
+    def describe(self) -> str:
+        """One line: which data this is, how many images, and whether it was verified."""
+        check = f"verified against {MANIFEST}" if self.verified else "no SHA256SUMS, not verified"
+        what = "offline SAMPLE of the official set" if self.is_sample else "full official dataset"
+        return (f"{self.spec.title}: {what}, {len(self.x_train):,} train / {len(self.x_test):,} "
+                f"test images from {self.root} ({check})")
+
+    def __repr__(self) -> str:
+        return f"<ImageData {self.describe()}>"
+
+
+def _missing_files(spec: DatasetSpec, root: Path) -> list[str]:
+    return [f for f in spec.files if not (root / spec.folder / f).exists()]
+
+
+def _missing_message(spec: DatasetSpec, root: Path, missing: list[str], why: str) -> str:
+    return (
+        f"{spec.title} is not in {root / spec.folder} (missing: {', '.join(missing)}) and "
+        f"{why}. Either connect to the internet and load again (it downloads through "
+        f"torchvision into {root}), or copy a downloaded copy there, or point {DATA_ENV} at a "
+        f"folder that has it, e.g. `export {DATA_ENV}=../shared/datasets` for the offline sample."
+    )
+
+
+def _verify(spec: DatasetSpec, root: Path) -> bool:
+    """Check every file of ``spec`` listed in the root's manifest; True if all were listed."""
+    sums = read_manifest(root)
+    listed = 0
+    for f in spec.files:
+        relative = f"{spec.folder}/{f}"
+        if relative in sums:
+            check_file(root, relative, sums[relative])
+            listed += 1
+    return listed == len(spec.files)
+
+
+def load(name: str, root: str | Path | None = None, download_missing: bool = True) -> ImageData:
+    """Load a dataset's train and test arrays, downloading and verifying as needed.
+
+    Raises :class:`UnknownDatasetError` for a name tfpt does not know,
+    :class:`MissingDataError` when the files are absent and cannot be downloaded,
+    and :class:`ChecksumError` when a file does not match the manifest.
+    """
+    spec = get_spec(name)
+    root = Path(root).expanduser().resolve() if root is not None else data_root()
+    missing = _missing_files(spec, root)
+    if missing:
+        if not download_missing:
+            raise MissingDataError(_missing_message(spec, root, missing, "downloading is off"))
+        try:
+            download(spec, root)
+        except DownloadError as err:
+            raise MissingDataError(_missing_message(spec, root, missing, str(err))) from err
+    verified = _verify(spec, root)
+    folder = root / spec.folder
+    x_train, y_train = READERS[spec.name](folder, train=True)
+    x_test, y_test = READERS[spec.name](folder, train=False)
+    classes = read_cifar10_classes(folder) if spec.name == "cifar10" else spec.classes
+    data = ImageData(spec, x_train, y_train, x_test, y_test, classes, root, verified)
+    if data.is_sample:
+        warnings.warn(
+            f"using an offline SAMPLE of {spec.title}: {len(x_train):,} of {spec.full_train:,} "
+            f"training and {len(x_test):,} of {spec.full_test:,} test images ({root})",
+            SampleDataWarning,
+            stacklevel=2,
+        )
+    return data
+
+
+def status(name: str, root: str | Path | None = None) -> str:
+    """'full', 'SAMPLE' or 'missing' with counts, for ``tfpt doctor``; never downloads."""
+    spec = get_spec(name)
+    root = Path(root).expanduser().resolve() if root is not None else data_root()
+    missing = _missing_files(spec, root)
+    if missing:
+        return f"missing ({len(missing)} of {len(spec.files)} files absent)"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SampleDataWarning)
+        data = load(name, root, download_missing=False)
+    check = "verified" if data.verified else "unverified"
+    return f"{data.kind}: {len(data.x_train):,} train / {len(data.x_test):,} test ({check})"

@@ -1,0 +1,98 @@
+"""``tfpt doctor``: what is installed, which devices and data tfpt sees, and what is broken."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import os
+import platform
+import sys
+from dataclasses import dataclass, field
+
+from tfpt import config
+
+PACKAGES = ("torch", "torchvision", "tensorflow", "keras", "numpy", "tensorboardX")
+REQUIRED = ("torch", "tensorflow", "numpy")
+
+
+@dataclass
+class Report:
+    """Rows of (section, name, value) plus the problems that make doctor fail."""
+
+    rows: list[tuple[str, str, str]] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    def add(self, section: str, name: str, value: str) -> None:
+        self.rows.append((section, name, value))
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def render(self) -> str:
+        lines, section = [], None
+        for sec, name, value in self.rows:
+            if sec != section:
+                lines.append(sec)
+                section = sec
+            lines.append(f"  {name:<13} {value}")
+        lines += [f"PROBLEM: {p}" for p in self.problems]
+        lines.append("status: OK" if self.ok else f"status: {len(self.problems)} problem(s)")
+        return "\n".join(lines)
+
+
+def _versions(report: Report) -> None:
+    report.add("versions", "python", platform.python_version())
+    for name in PACKAGES:
+        try:
+            version = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            version = "not installed"
+            if name in REQUIRED:
+                report.problems.append(
+                    f"{name} is not installed: run `make lab` (or `pip install -e .`) in the repository")
+        report.add("versions", name, version)
+
+
+def _devices(report: Report) -> None:
+    from tfpt.devices import devices
+
+    try:
+        found = devices()
+    except Exception as err:  # a broken GPU driver must not hide the rest of the report
+        report.problems.append(f"device query failed: {err}")
+        return
+    for framework, choice in found.items():
+        report.add("devices", framework, f"{choice.device:<7} {choice.reason}")
+
+
+def _data(report: Report) -> None:
+    from tfpt import data
+
+    root = config.data_root()
+    source = f"({config.DATA_ENV})" if os.environ.get(config.DATA_ENV) else "(default)"
+    report.add("data", "root", f"{root} {source}")
+    for name in data.DATASETS:
+        try:
+            report.add("data", name, data.status(name, root))
+        except (data.ChecksumError, data.DataFormatError) as err:
+            report.add("data", name, "BROKEN")
+            report.problems.append(str(err))
+
+
+def _modes(report: Report) -> None:
+    quick = "on (TFPT_QUICK=1: fewer epochs and images)" if config.is_quick() else "off"
+    report.add("modes", "quick mode", quick)
+    dynamo_first = "torch._dynamo" in sys.modules or "torch" not in sys.modules
+    report.add("modes", "import order", "safe (torch loaded before tensorflow)"
+               if dynamo_first else "UNSAFE: tensorflow was imported before tfpt")
+    if not dynamo_first:
+        report.problems.append("tensorflow was imported before tfpt: put `import tfpt` first")
+
+
+def doctor() -> Report:
+    """Collect the report; nothing is downloaded or changed."""
+    report = Report()
+    for part in (_versions, _devices, _data, _modes):
+        part(report)
+    return report

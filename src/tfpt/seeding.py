@@ -1,0 +1,55 @@
+"""One seeding helper for every notebook: Python, NumPy, PyTorch and TensorFlow."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import random
+
+import numpy as np
+
+
+def _installed(name: str) -> bool:
+    return importlib.util.find_spec(name) is not None
+
+
+def seed(n: int, deterministic: bool = False) -> list[str]:
+    """Seed ``random``, NumPy, torch and TensorFlow (those installed) with ``n``.
+
+    Each framework keeps its own random generator, so the same seed reproduces
+    each framework's numbers run after run, but never makes torch and TF draw
+    the *same* numbers. ``deterministic=True`` also asks both for deterministic
+    kernels (slower; on CPU most kernels already are). Returns what was seeded.
+    """
+    if not isinstance(n, int) or n < 0:
+        raise ValueError(f"seed must be a non-negative int, got {n!r}")
+    random.seed(n)
+    np.random.seed(n)
+    seeded = ["python", "numpy"]
+    if _installed("torch"):
+        _seed_torch(n, deterministic)
+        seeded.append("torch")
+    if _installed("tensorflow"):
+        _seed_tensorflow(n, deterministic)
+        seeded.append("tensorflow")
+    return seeded
+
+
+def _seed_torch(n: int, deterministic: bool) -> None:
+    import torch
+
+    torch.manual_seed(n)  # seeds the CPU and every CUDA device
+    if deterministic:
+        # cuBLAS needs a fixed workspace to be deterministic on CUDA.
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True)
+        torch.backends.cudnn.benchmark = False
+
+
+def _seed_tensorflow(n: int, deterministic: bool) -> None:
+    import tensorflow as tf
+
+    tf.random.set_seed(n)  # also seeds the Keras generators drawn from TF's
+    if deterministic:
+        # Also turns Keras's automatic XLA off, which is not deterministic.
+        tf.config.experimental.enable_op_determinism()
