@@ -1,0 +1,59 @@
+"""Keras twins of :mod:`tfpt.models.torch` (NHWC input, logits out).
+
+Every layer gets ``dtype``: a layer without it would compute in the default float32
+and quietly round a float64 model's activations.
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import layers
+
+
+def MLP(image_shape=(28, 28, 1), hidden: int = 128, num_classes: int = 10,
+        dropout: float = 0.0, dtype: str = "float32") -> keras.Sequential:
+    """Flatten → Dense(hidden) → ReLU → Dropout → Dense(num_classes)."""
+    return keras.Sequential([
+        keras.Input(shape=image_shape, dtype=dtype),
+        layers.Flatten(name="flatten", dtype=dtype),
+        layers.Dense(hidden, activation="relu", name="fc1", dtype=dtype),
+        layers.Dropout(dropout, name="drop", dtype=dtype),
+        layers.Dense(num_classes, name="fc2", dtype=dtype),
+    ], name="MLP")
+
+
+def MnistCNN(image_shape=(28, 28, 1), num_classes: int = 10,
+             dtype: str = "float32") -> keras.Sequential:
+    """The classic Keras MNIST CNN: conv32 → conv64 → maxpool → dropout → dense128 → dense."""
+    return keras.Sequential([
+        keras.Input(shape=image_shape, dtype=dtype),
+        layers.Conv2D(32, 3, activation="relu", name="conv1", dtype=dtype),
+        layers.Conv2D(64, 3, activation="relu", name="conv2", dtype=dtype),
+        layers.MaxPooling2D(2, name="pool", dtype=dtype),
+        layers.Dropout(0.25, name="drop1", dtype=dtype),
+        layers.Flatten(name="flatten", dtype=dtype),
+        layers.Dense(128, activation="relu", name="fc1", dtype=dtype),
+        layers.Dropout(0.5, name="drop2", dtype=dtype),
+        layers.Dense(num_classes, name="fc2", dtype=dtype),
+    ], name="MnistCNN")
+
+
+def ConvBNNet(image_shape=(28, 28, 1), num_classes: int = 10, width: int = 16,
+              dtype: str = "float32") -> keras.Sequential:
+    """conv → BN → ReLU → maxpool → stride-2 'same' conv → BN → ReLU → dense.
+
+    The convs have no bias: BatchNorm subtracts the mean, so a bias would do nothing.
+    """
+    return keras.Sequential([
+        keras.Input(shape=image_shape, dtype=dtype),
+        layers.Conv2D(width, 3, padding="same", use_bias=False, name="conv1", dtype=dtype),
+        layers.BatchNormalization(name="bn1", dtype=dtype),
+        layers.ReLU(name="relu1", dtype=dtype),
+        layers.MaxPooling2D(2, name="pool", dtype=dtype),
+        layers.Conv2D(2 * width, 3, strides=2, padding="same", use_bias=False,
+                      name="conv2", dtype=dtype),
+        layers.BatchNormalization(name="bn2", dtype=dtype),
+        layers.ReLU(name="relu2", dtype=dtype),
+        layers.Flatten(name="flatten", dtype=dtype),
+        layers.Dense(num_classes, name="fc", dtype=dtype),
+    ], name="ConvBNNet")

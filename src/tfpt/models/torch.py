@@ -1,0 +1,88 @@
+"""PyTorch twins of :mod:`tfpt.models.keras` (NCHW input, logits out)."""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class TFSamePad2d(nn.Module):
+    """Zero-pad like TF's ``padding='same'``: the odd extra pixel goes bottom/right.
+
+    PyTorch's ``padding='same'`` refuses stride > 1, and ``padding=1`` pads both
+    sides, which shifts every window of a stride-2 conv on an even-sized input.
+    """
+
+    def __init__(self, kernel_size: int, stride: int):
+        super().__init__()
+        self.kernel_size, self.stride = kernel_size, stride
+
+    def _pads(self, size: int) -> tuple[int, int]:
+        total = max((math.ceil(size / self.stride) - 1) * self.stride + self.kernel_size - size, 0)
+        return total // 2, total - total // 2
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        top, bottom = self._pads(x.shape[-2])
+        left, right = self._pads(x.shape[-1])
+        return F.pad(x, (left, right, top, bottom))
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}"
+
+
+def _bn(channels: int) -> nn.BatchNorm2d:
+    # Keras defaults: epsilon 1e-3, moving = 0.99 * moving + 0.01 * batch.
+    return nn.BatchNorm2d(channels, eps=1e-3, momentum=0.01)
+
+
+def _finish(model: nn.Sequential, dtype: str) -> nn.Sequential:
+    return model.to(getattr(torch, dtype))
+
+
+def MLP(image_shape=(28, 28, 1), hidden: int = 128, num_classes: int = 10,
+        dropout: float = 0.0, dtype: str = "float32") -> nn.Sequential:
+    """Flatten → Linear(hidden) → ReLU → Dropout → Linear(num_classes)."""
+    h, w, c = image_shape
+    return _finish(nn.Sequential(OrderedDict(
+        flatten=nn.Flatten(),
+        fc1=nn.Linear(h * w * c, hidden),
+        relu=nn.ReLU(),
+        drop=nn.Dropout(dropout),
+        fc2=nn.Linear(hidden, num_classes),
+    )), dtype)
+
+
+def MnistCNN(image_shape=(28, 28, 1), num_classes: int = 10,
+             dtype: str = "float32") -> nn.Sequential:
+    """The classic MNIST CNN: conv32 → conv64 → maxpool → dropout → linear128 → linear."""
+    h, w, c = image_shape
+    flat = 64 * ((h - 4) // 2) * ((w - 4) // 2)
+    return _finish(nn.Sequential(OrderedDict(
+        conv1=nn.Conv2d(c, 32, 3), relu1=nn.ReLU(),
+        conv2=nn.Conv2d(32, 64, 3), relu2=nn.ReLU(),
+        pool=nn.MaxPool2d(2),
+        drop1=nn.Dropout(0.25),
+        flatten=nn.Flatten(),
+        fc1=nn.Linear(flat, 128), relu3=nn.ReLU(),
+        drop2=nn.Dropout(0.5),
+        fc2=nn.Linear(128, num_classes),
+    )), dtype)
+
+
+def ConvBNNet(image_shape=(28, 28, 1), num_classes: int = 10, width: int = 16,
+              dtype: str = "float32") -> nn.Sequential:
+    """conv → BN → ReLU → maxpool → stride-2 TF-'same' conv → BN → ReLU → linear."""
+    h, w, c = image_shape
+    h2, w2 = math.ceil((h // 2) / 2), math.ceil((w // 2) / 2)
+    return _finish(nn.Sequential(OrderedDict(
+        conv1=nn.Conv2d(c, width, 3, padding=1, bias=False), bn1=_bn(width), relu1=nn.ReLU(),
+        pool=nn.MaxPool2d(2),
+        pad2=TFSamePad2d(3, 2),
+        conv2=nn.Conv2d(width, 2 * width, 3, stride=2, bias=False), bn2=_bn(2 * width), relu2=nn.ReLU(),
+        flatten=nn.Flatten(),
+        fc=nn.Linear(2 * width * h2 * w2, num_classes),
+    )), dtype)
