@@ -9,6 +9,7 @@ import tensorflow as tf
 import torch
 from torch import nn
 
+import tfpt
 from tfpt import port
 from tfpt.models import MODEL_NAMES
 from tfpt.models import keras as keras_models
@@ -16,6 +17,13 @@ from tfpt.models import torch as torch_models
 from tfpt.parity import assert_close, assert_grads_close, compare
 
 TOL = {"float32": 1e-5, "float64": 1e-12}
+
+
+@pytest.fixture(autouse=True)
+def _seeded():
+    # Fixed initial weights: in float32 a max-pool near-tie can flip the argmax for
+    # some random weights (see notebook 03); a seed makes the test repeatable.
+    tfpt.seed(0)
 GRAD_REL = {"float32": 1e-4, "float64": 1e-12}
 
 
