@@ -45,8 +45,10 @@ def loader(data: ImageData, split: str = "train", batch_size: int = 128,
 
     indices = tf.data.Dataset.from_generator(
         orders, output_signature=tf.TensorSpec(shape=(None,), dtype=tf.int64))
+    steps = len(labels) // batch_size if drop_last else -(-len(labels) // batch_size)
     return (indices.unbatch()
             .batch(batch_size, drop_remainder=drop_last)
+            .apply(tf.data.experimental.assert_cardinality(steps))  # len() and Keras know it
             .map(lambda i: (normalize(tf.gather(x, i)), tf.gather(y, i)),
                  num_parallel_calls=tf.data.AUTOTUNE)
             .prefetch(tf.data.AUTOTUNE))

@@ -10,3 +10,50 @@ ported pair agrees.
 """
 
 MODEL_NAMES = ("MLP", "MnistCNN", "ConvBNNet")
+FRAMEWORKS = ("torch", "keras")
+
+
+def build(framework: str, name: str, **kwargs):
+    """Build twin ``name`` for ``framework`` ('torch' or 'keras'/'tf')."""
+    import importlib
+
+    framework = {"tf": "keras", "tensorflow": "keras", "pytorch": "torch"}.get(framework, framework)
+    if framework not in FRAMEWORKS:
+        raise ValueError(f"unknown framework {framework!r}: choose torch or tf")
+    module = importlib.import_module(f"tfpt.models.{framework}")
+    names = [n for n in dir(module) if n in MODEL_NAMES or n in getattr(module, "EXTRA_MODELS", ())]
+    if name not in names:
+        raise ValueError(f"unknown model {name!r}: choose one of {', '.join(sorted(names))}")
+    return getattr(module, name)(**kwargs)
+
+
+def twin(builder):
+    """Record the builder's name and arguments on the model it returns.
+
+    Checkpoints store them so a model can be rebuilt, and so loading a checkpoint
+    into a different model fails with a clear message.
+    """
+    import functools
+    import inspect
+    import json
+
+    signature = inspect.signature(builder)
+
+    @functools.wraps(builder)
+    def build(*args, **kwargs):
+        bound = signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        spec = {k: list(v) if isinstance(v, tuple) else v for k, v in bound.arguments.items()}
+        model = builder(*args, **kwargs)
+        model.tfpt_spec = json.dumps({"name": builder.__name__, "kwargs": spec})
+        return model
+
+    return build
+
+
+def spec_of(model) -> dict:
+    """``{"name": ..., "kwargs": {...}}`` of a twin model, or ``{}`` for any other model."""
+    import json
+
+    raw = getattr(model, "tfpt_spec", None)
+    return json.loads(raw) if raw else {}

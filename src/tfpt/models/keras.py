@@ -9,7 +9,10 @@ from __future__ import annotations
 import keras
 from keras import layers
 
+from tfpt.models import twin
 
+
+@twin
 def MLP(image_shape=(28, 28, 1), hidden: int = 128, num_classes: int = 10,
         dropout: float = 0.0, dtype: str = "float32") -> keras.Sequential:
     """Flatten → Dense(hidden) → ReLU → Dropout → Dense(num_classes)."""
@@ -22,22 +25,28 @@ def MLP(image_shape=(28, 28, 1), hidden: int = 128, num_classes: int = 10,
     ], name="MLP")
 
 
-def MnistCNN(image_shape=(28, 28, 1), num_classes: int = 10,
+@twin
+def MnistCNN(image_shape=(28, 28, 1), num_classes: int = 10, dropout: bool = True,
              dtype: str = "float32") -> keras.Sequential:
-    """The classic Keras MNIST CNN: conv32 → conv64 → maxpool → dropout → dense128 → dense."""
+    """The classic Keras MNIST CNN: conv32 → conv64 → maxpool → dropout → dense128 → dense.
+
+    ``dropout=False`` keeps the Dropout layers with rate 0 (for lockstep parity runs).
+    """
+    on = 1.0 if dropout else 0.0
     return keras.Sequential([
         keras.Input(shape=image_shape, dtype=dtype),
         layers.Conv2D(32, 3, activation="relu", name="conv1", dtype=dtype),
         layers.Conv2D(64, 3, activation="relu", name="conv2", dtype=dtype),
         layers.MaxPooling2D(2, name="pool", dtype=dtype),
-        layers.Dropout(0.25, name="drop1", dtype=dtype),
+        layers.Dropout(0.25 * on, name="drop1", dtype=dtype),
         layers.Flatten(name="flatten", dtype=dtype),
         layers.Dense(128, activation="relu", name="fc1", dtype=dtype),
-        layers.Dropout(0.5, name="drop2", dtype=dtype),
+        layers.Dropout(0.5 * on, name="drop2", dtype=dtype),
         layers.Dense(num_classes, name="fc2", dtype=dtype),
     ], name="MnistCNN")
 
 
+@twin
 def ConvBNNet(image_shape=(28, 28, 1), num_classes: int = 10, width: int = 16,
               dtype: str = "float32") -> keras.Sequential:
     """conv → BN → ReLU → maxpool → stride-2 'same' conv → BN → ReLU → dense.

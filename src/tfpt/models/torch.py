@@ -9,6 +9,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from tfpt.models import twin
+
 
 class TFSamePad2d(nn.Module):
     """Zero-pad like TF's ``padding='same'``: the odd extra pixel goes bottom/right.
@@ -43,6 +45,7 @@ def _finish(model: nn.Sequential, dtype: str) -> nn.Sequential:
     return model.to(getattr(torch, dtype))
 
 
+@twin
 def MLP(image_shape=(28, 28, 1), hidden: int = 128, num_classes: int = 10,
         dropout: float = 0.0, dtype: str = "float32") -> nn.Sequential:
     """Flatten → Linear(hidden) → ReLU → Dropout → Linear(num_classes)."""
@@ -56,23 +59,29 @@ def MLP(image_shape=(28, 28, 1), hidden: int = 128, num_classes: int = 10,
     )), dtype)
 
 
-def MnistCNN(image_shape=(28, 28, 1), num_classes: int = 10,
+@twin
+def MnistCNN(image_shape=(28, 28, 1), num_classes: int = 10, dropout: bool = True,
              dtype: str = "float32") -> nn.Sequential:
-    """The classic MNIST CNN: conv32 → conv64 → maxpool → dropout → linear128 → linear."""
+    """The classic MNIST CNN: conv32 → conv64 → maxpool → dropout → linear128 → linear.
+
+    ``dropout=False`` keeps the Dropout layers with p=0 (for lockstep parity runs).
+    """
     h, w, c = image_shape
+    on = 1.0 if dropout else 0.0
     flat = 64 * ((h - 4) // 2) * ((w - 4) // 2)
     return _finish(nn.Sequential(OrderedDict(
         conv1=nn.Conv2d(c, 32, 3), relu1=nn.ReLU(),
         conv2=nn.Conv2d(32, 64, 3), relu2=nn.ReLU(),
         pool=nn.MaxPool2d(2),
-        drop1=nn.Dropout(0.25),
+        drop1=nn.Dropout(0.25 * on),
         flatten=nn.Flatten(),
         fc1=nn.Linear(flat, 128), relu3=nn.ReLU(),
-        drop2=nn.Dropout(0.5),
+        drop2=nn.Dropout(0.5 * on),
         fc2=nn.Linear(128, num_classes),
     )), dtype)
 
 
+@twin
 def ConvBNNet(image_shape=(28, 28, 1), num_classes: int = 10, width: int = 16,
               dtype: str = "float32") -> nn.Sequential:
     """conv → BN → ReLU → maxpool → stride-2 TF-'same' conv → BN → ReLU → linear."""

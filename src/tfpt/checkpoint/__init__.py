@@ -1,0 +1,81 @@
+"""Checkpoints for both frameworks: atomic writes, format detection, clear errors.
+
+``tfpt.checkpoint.torch`` saves a state dict with metadata and loads it with
+``torch.load(weights_only=True)`` onto whatever device is local;
+``tfpt.checkpoint.keras`` saves ``.keras`` (whole model) or ``.weights.h5`` files and
+loads with safe mode on. Both write to a temporary file first and rename it into
+place, so an interrupted save never leaves a half-written checkpoint behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+FORMAT = "tfpt-checkpoint"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint cannot be used: missing, truncated, other framework or other model."""
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it onto ``path`` only on success."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}."))
+    try:
+        tmp = staging / path.name  # same name: Keras checks the suffix
+        yield tmp
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def sniff(path: str | Path) -> str:
+    """Which framework wrote ``path``: 'torch', 'keras' (.keras) or 'keras-weights' (.h5).
+
+    Raises :class:`CheckpointError` for a missing, truncated or unknown file.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointError(f"no checkpoint at {path}")
+    with open(path, "rb") as f:
+        head = f.read(8)
+    if head.startswith(b"\x89HDF"):
+        return "keras-weights"
+    if not head.startswith(b"PK"):
+        raise CheckpointError(f"{path} is not a checkpoint tfpt knows (neither a zip nor HDF5 file)")
+    try:
+        with zipfile.ZipFile(path) as zf:
+            names = zf.namelist()
+            bad = zf.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError) as err:
+        raise CheckpointError(f"{path} is truncated or corrupted ({err}); "
+                              "use an earlier checkpoint or train again") from err
+    if bad is not None:
+        raise CheckpointError(f"{path} is corrupted (member {bad} fails its CRC check)")
+    if "config.json" in names and "model.weights.h5" in names:
+        return "keras"
+    if any(n.endswith("data.pkl") for n in names):
+        return "torch"
+    raise CheckpointError(f"{path} is a zip file but not a Keras or PyTorch checkpoint")
+
+
+def expect(path: str | Path, framework: str) -> None:
+    """Raise a clear error unless ``path`` was written by ``framework``."""
+    found = sniff(path)
+    wanted = {"torch": ("torch",), "keras": ("keras", "keras-weights")}[framework]
+    if found not in wanted:
+        other = "tfpt.checkpoint.keras.load" if framework == "torch" else "tfpt.checkpoint.torch.load"
+        raise CheckpointError(
+            f"{path} is a {found} checkpoint, not a {framework} one: load it with {other}, "
+            "or move its weights across with tfpt.port")

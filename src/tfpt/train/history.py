@@ -1,0 +1,68 @@
+"""One History shape for every training loop, and one plot for all of them."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+
+KEYS = ("loss", "accuracy", "val_loss", "val_accuracy", "lr", "seconds")
+
+
+@dataclass
+class History:
+    """Per-epoch metrics; every list has one entry per *completed* epoch."""
+
+    loss: list[float] = field(default_factory=list)
+    accuracy: list[float] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)
+    val_accuracy: list[float] = field(default_factory=list)
+    lr: list[float] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
+    stopped_early: bool = False
+    interrupted: bool = False
+
+    def append(self, **metrics: float) -> None:
+        """Record one finished epoch; every key must be given, so lists stay aligned."""
+        missing = set(KEYS) - set(metrics)
+        if missing:
+            raise ValueError(f"epoch metrics missing: {sorted(missing)}")
+        for key in KEYS:
+            getattr(self, key).append(float(metrics[key]))
+
+    @property
+    def epochs(self) -> int:
+        return len(self.loss)
+
+    def last(self) -> dict[str, float]:
+        return {key: getattr(self, key)[-1] for key in KEYS} if self.epochs else {}
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict())
+
+    @classmethod
+    def from_dict(cls, d: dict) -> History:
+        return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
+
+
+def plot_history(histories: dict[str, History], title: str = ""):
+    """Loss and accuracy (train dashed, validation solid) for each named History."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.2), dpi=72)
+    for i, (name, h) in enumerate(histories.items()):
+        epochs = range(1, h.epochs + 1)
+        color = f"C{i}"
+        axes[0].plot(epochs, h.loss, "--", color=color, alpha=0.7)
+        axes[0].plot(epochs, h.val_loss, "-", color=color, label=name)
+        axes[1].plot(epochs, h.accuracy, "--", color=color, alpha=0.7)
+        axes[1].plot(epochs, h.val_accuracy, "-", color=color, label=name)
+    axes[0].set(xlabel="epoch", ylabel="loss", yscale="log", title="loss (dashed: train)")
+    axes[1].set(xlabel="epoch", ylabel="accuracy", title="accuracy (dashed: train)")
+    axes[1].legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
