@@ -9,7 +9,7 @@ initialization); the torch BatchNorm uses Keras's epsilon and momentum so a
 ported pair agrees.
 """
 
-MODEL_NAMES = ("MLP", "MnistCNN", "ConvBNNet")
+MODEL_NAMES = ("MLP", "MnistCNN", "ConvBNNet", "FastResNet")
 FRAMEWORKS = ("torch", "keras")
 
 

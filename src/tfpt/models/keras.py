@@ -66,3 +66,33 @@ def ConvBNNet(image_shape=(28, 28, 1), num_classes: int = 10, width: int = 16,
         layers.Flatten(name="flatten", dtype=dtype),
         layers.Dense(num_classes, name="fc", dtype=dtype),
     ], name="ConvBNNet")
+
+
+def _conv_bn(x, filters: int, name: str, dtype: str):
+    x = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"{name}_conv", dtype=dtype)(x)
+    x = layers.BatchNormalization(name=f"{name}_bn", dtype=dtype)(x)
+    return layers.ReLU(name=f"{name}_relu", dtype=dtype)(x)
+
+
+@twin
+def FastResNet(image_shape=(32, 32, 3), num_classes: int = 10, width: int = 64,
+               dtype: str = "float32") -> keras.Model:
+    """A small ResNet for CIFAR-10 (the 'ResNet-9' of the DAWNBench speed runs).
+
+    prep conv → [conv, pool, residual(conv, conv)] → [conv, pool] → [conv, pool,
+    residual(conv, conv)] → global max-pool → dense. ``width`` scales every layer:
+    64 on a GPU, 16 on a laptop CPU.
+    """
+    w = width
+    inputs = keras.Input(shape=image_shape, dtype=dtype)
+    x = _conv_bn(inputs, w, "prep", dtype)
+    for i, (filters, residual) in enumerate([(2 * w, True), (4 * w, False), (8 * w, True)], 1):
+        x = _conv_bn(x, filters, f"layer{i}", dtype)
+        x = layers.MaxPooling2D(2, name=f"layer{i}_pool", dtype=dtype)(x)
+        if residual:
+            r = _conv_bn(x, filters, f"layer{i}_res1", dtype)
+            r = _conv_bn(r, filters, f"layer{i}_res2", dtype)
+            x = layers.Add(name=f"layer{i}_add", dtype=dtype)([x, r])
+    x = layers.GlobalMaxPooling2D(name="pool", dtype=dtype)(x)
+    outputs = layers.Dense(num_classes, name="fc", dtype=dtype)(x)
+    return keras.Model(inputs, outputs, name="FastResNet")

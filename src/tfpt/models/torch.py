@@ -95,3 +95,43 @@ def ConvBNNet(image_shape=(28, 28, 1), num_classes: int = 10, width: int = 16,
         flatten=nn.Flatten(),
         fc=nn.Linear(2 * width * h2 * w2, num_classes),
     )), dtype)
+
+
+def _conv_bn(c_in: int, c_out: int) -> nn.Sequential:
+    return nn.Sequential(OrderedDict(
+        conv=nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), bn=_bn(c_out), relu=nn.ReLU()))
+
+
+class _Stage(nn.Module):
+    """conv-BN-ReLU, max-pool, and optionally a residual pair of conv-BN-ReLU."""
+
+    def __init__(self, c_in: int, c_out: int, residual: bool):
+        super().__init__()
+        self.conv = _conv_bn(c_in, c_out)
+        self.pool = nn.MaxPool2d(2)
+        self.res = nn.Sequential(_conv_bn(c_out, c_out), _conv_bn(c_out, c_out)) if residual else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.pool(self.conv(x))
+        return x + self.res(x) if self.res is not None else x
+
+
+@twin
+def FastResNet(image_shape=(32, 32, 3), num_classes: int = 10, width: int = 64,
+               dtype: str = "float32") -> nn.Sequential:
+    """A small ResNet for CIFAR-10 (the 'ResNet-9' of the DAWNBench speed runs).
+
+    prep conv → [conv, pool, residual(conv, conv)] → [conv, pool] → [conv, pool,
+    residual(conv, conv)] → global max-pool → linear. ``width`` scales every layer:
+    64 on a GPU, 16 on a laptop CPU.
+    """
+    c, w = image_shape[2], width
+    return _finish(nn.Sequential(OrderedDict(
+        prep=_conv_bn(c, w),
+        layer1=_Stage(w, 2 * w, residual=True),
+        layer2=_Stage(2 * w, 4 * w, residual=False),
+        layer3=_Stage(4 * w, 8 * w, residual=True),
+        pool=nn.AdaptiveMaxPool2d(1),
+        flatten=nn.Flatten(),
+        fc=nn.Linear(8 * w, num_classes),
+    )), dtype)

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import keras
 import tensorflow as tf
-from tqdm.auto import tqdm
 
 from tfpt.train.history import History
+from tfpt.train.progress import Progress
 from tfpt.train.schedule import OneCycle
 from tfpt.train.tensorboard import RunLogger
 
@@ -91,8 +91,9 @@ class TensorBoardCallback(keras.callbacks.Callback):
         self.logger.histograms({w.path: w.numpy() for w in self.model.weights}, epoch + 1)
 
 
-def _callbacks(history, schedule, early_stopping, checkpoint, logger, progress, first_step):
-    callbacks = [HistoryCallback(history, progress)]
+def _callbacks(history, schedule, early_stopping, checkpoint, logger, progress, first_step,
+               extra=()):
+    callbacks = [HistoryCallback(history, progress), *extra]
     if schedule is not None:
         callbacks.append(OneCycleCallback(schedule, first_step))
     if checkpoint is not None:
@@ -108,13 +109,13 @@ def fit(model: keras.Model, train_ds: tf.data.Dataset, val_ds: tf.data.Dataset, 
         optimizer: keras.optimizers.Optimizer, schedule: OneCycle | None = None,
         early_stopping: int | None = None, checkpoint: str | Path | None = None,
         logger: RunLogger | None = None, progress: bool = True, jit_compile: bool = False,
-        history: History | None = None) -> History:
+        history: History | None = None, callbacks: tuple = ()) -> History:
     """Keras ``compile`` + ``fit``. ``jit_compile`` is explicit: Keras's "auto" turns XLA
     on whenever a GPU is visible, which changes speed and numerics."""
     history = history or History()
     model.compile(optimizer=optimizer, loss=LOSS, metrics=["accuracy"], jit_compile=jit_compile)
     callbacks = _callbacks(history, schedule, early_stopping, checkpoint, logger, progress,
-                           history.epochs * len(train_ds))
+                           history.epochs * len(train_ds), callbacks)
     try:
         model.fit(train_ds, validation_data=val_ds, epochs=epochs, initial_epoch=history.epochs,
                   callbacks=callbacks, shuffle=False, verbose=0)  # tfpt.data already shuffles
@@ -170,15 +171,18 @@ def fit_custom(model: keras.Model, train_ds: tf.data.Dataset, val_ds: tf.data.Da
                schedule: OneCycle | None = None, early_stopping: int | None = None,
                checkpoint: str | Path | None = None, logger: RunLogger | None = None,
                progress: bool = True, jit_compile: bool = False,
-               history: History | None = None) -> History:
+               history: History | None = None, callbacks: tuple = (),
+               log_every: int = 50) -> History:
     """A custom loop: ``GradientTape`` in ``tf.function``, the same callbacks as ``fit``."""
     history = history or History()
-    model.optimizer = optimizer  # callbacks reach the optimizer through the model
+    # compile() traces nothing here: it attaches the optimizer, so callbacks can reach it
+    # and a saved .keras file carries the optimizer state for resuming.
+    model.compile(optimizer=optimizer, loss=LOSS)
     metrics = [keras.metrics.Mean(), keras.metrics.SparseCategoricalAccuracy()]
     train_step = make_train_step(model, optimizer, metrics, jit_compile)
     callbacks = keras.callbacks.CallbackList(
         _callbacks(history, schedule, early_stopping, checkpoint, logger, progress,
-                   history.epochs * len(train_ds)), model=model)
+                   history.epochs * len(train_ds), callbacks), model=model)
     model.stop_training = False
     callbacks.on_train_begin()
     try:
@@ -186,16 +190,15 @@ def fit_custom(model: keras.Model, train_ds: tf.data.Dataset, val_ds: tf.data.Da
             callbacks.on_epoch_begin(epoch)
             for metric in metrics:
                 metric.reset_state()
-            bar = tqdm(train_ds, desc=f"epoch {epoch + 1}/{epochs}", total=len(train_ds),
-                       disable=not progress, leave=False, mininterval=1.0)
+            bar = Progress(train_ds, len(train_ds), f"epoch {epoch + 1}/{epochs}", progress,
+                           every=log_every)
             for batch, (x, y) in enumerate(bar):
                 callbacks.on_train_batch_begin(batch)
                 train_step(x, y)
                 logs = {"loss": metrics[0].result(), "accuracy": metrics[1].result()}  # tensors
                 callbacks.on_train_batch_end(batch, logs)
-                if batch % 10 == 0:
-                    bar.set_postfix(loss=f"{float(logs['loss']):.4f}",
-                                    acc=f"{float(logs['accuracy']):.4f}", refresh=False)
+                if bar.due():
+                    bar.show(loss=float(logs["loss"]), acc=float(logs["accuracy"]))
             logs = {name: float(value) for name, value in logs.items()}
             val_loss, val_accuracy = evaluate(model, val_ds)
             callbacks.on_epoch_end(epoch, {**logs, "val_loss": val_loss, "val_accuracy": val_accuracy})

@@ -15,10 +15,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader
-from tqdm.auto import tqdm
 
 from tfpt.devices import torch_device
 from tfpt.train.history import History
+from tfpt.train.progress import Progress
 from tfpt.train.schedule import OneCycle
 from tfpt.train.tensorboard import RunLogger
 
@@ -47,7 +47,8 @@ def fit(model: nn.Module, train_loader: DataLoader, val_loader: DataLoader, epoc
         device: str = "auto", early_stopping: int | None = None,
         checkpoint: str | Path | None = None, logger: RunLogger | None = None,
         amp: bool = False, progress: bool = True, history: History | None = None,
-        on_epoch_end: Callable[[int, History], None] | None = None) -> History:
+        on_epoch_end: Callable[[int, History], None] | None = None,
+        log_every: int = 50) -> History:
     """Train ``model`` for ``epochs`` (continuing ``history`` when resuming).
 
     ``schedule`` sets the learning rate every step; ``early_stopping`` stops after
@@ -70,8 +71,8 @@ def fit(model: nn.Module, train_loader: DataLoader, val_loader: DataLoader, epoc
             loss_sum = torch.zeros((), device=device)
             correct = torch.zeros((), device=device, dtype=torch.long)
             seen = 0
-            bar = tqdm(train_loader, desc=f"epoch {epoch + 1}/{epochs}", disable=not progress,
-                       leave=False, mininterval=1.0)
+            bar = Progress(train_loader, len(train_loader), f"epoch {epoch + 1}/{epochs}",
+                           progress, every=log_every)
             for x, y in bar:
                 x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
                 if schedule is not None:
@@ -90,13 +91,12 @@ def fit(model: nn.Module, train_loader: DataLoader, val_loader: DataLoader, epoc
                 correct += (logits.argmax(dim=1) == y).sum()
                 seen += len(y)
                 step += 1
-                show = progress and step % 10 == 0
+                show = bar.due()
                 log = logger is not None and step % logger.every == 0
                 if show or log:
                     running = (loss_sum.item() / seen, correct.item() / seen)
                     if show:
-                        bar.set_postfix(loss=f"{running[0]:.4f}", acc=f"{running[1]:.4f}",
-                                        refresh=False)
+                        bar.show(loss=running[0], acc=running[1])
                     if log:
                         logger.step(step, *running, optimizer.param_groups[0]["lr"])
 
