@@ -28,14 +28,21 @@ GRAD_REL = {"float32": 1e-4, "float64": 1e-12}
 
 
 def _twins(name: str, dtype: str = "float32", **kwargs):
+    if name == "FastResNet":  # a CIFAR-10 model; narrow, to keep the test fast
+        kwargs = {"width": 8, **kwargs}
     return (getattr(keras_models, name)(dtype=dtype, **kwargs),
             getattr(torch_models, name)(dtype=dtype, **kwargs))
 
 
-def _batch(mnist, dtype: str, n: int = 64):
-    """Real MNIST digits, standardized: realistic inputs avoid max-pool near-ties."""
-    x = ((mnist.x_train[:n] / 255.0 - 0.1307) / 0.3081).astype(dtype)
-    return x, mnist.y_train[:n]
+def _batch(ds, dtype: str, n: int = 64):
+    """Real images, standardized: realistic inputs avoid max-pool near-ties."""
+    mean, std = np.array(ds.spec.mean), np.array(ds.spec.std)
+    x = ((ds.x_train[:n] / 255.0 - mean) / std).astype(dtype)
+    return x, ds.y_train[:n]
+
+
+def _data_for(name: str, request):
+    return request.getfixturevalue("cifar10" if name == "FastResNet" else "mnist")
 
 
 def _nchw(x: np.ndarray) -> torch.Tensor:
@@ -60,11 +67,11 @@ CASES = [(n, d, train) for n in MODEL_NAMES for d in ("float32", "float64")
 
 
 @pytest.mark.parametrize("name, dtype, training", CASES)
-def test_keras_to_torch_forward_and_gradients(mnist, name, dtype, training):
+def test_keras_to_torch_forward_and_gradients(request, name, dtype, training):
     km, tm = _twins(name, dtype)
     port.keras_to_torch(km, tm)
     tm.train(training)
-    x, y = _batch(mnist, dtype)
+    x, y = _batch(_data_for(name, request), dtype)
     loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True, dtype=dtype)
     with tf.GradientTape() as tape:
         logits_k = km(x, training=training)
@@ -102,13 +109,13 @@ def test_batchnorm_train_mode_float32_differs_only_by_rounding(mnist):
 
 
 @pytest.mark.parametrize("name", MODEL_NAMES)
-def test_torch_to_keras_round_trip(mnist, name):
+def test_torch_to_keras_round_trip(request, name):
     km, tm = _twins(name, "float64")
     port.torch_to_keras(tm, km)
     tm.eval()
-    x, _ = _batch(mnist, "float64", 16)
+    x, _ = _batch(_data_for(name, request), "float64", 16)
     assert_close(km(x, training=False), tm(_nchw(x)), rtol=1e-12, atol=1e-12, quiet=True)
-    back = getattr(torch_models, name)(dtype="float64")
+    back = _twins(name, "float64")[1]
     port.keras_to_torch(km, back)
     for (n1, p1), (n2, p2) in zip(tm.state_dict().items(), back.state_dict().items()):
         assert n1 == n2 and torch.equal(p1, p2), n1

@@ -36,9 +36,9 @@ class TFSamePad2d(nn.Module):
         return f"kernel_size={self.kernel_size}, stride={self.stride}"
 
 
-def _bn(channels: int) -> nn.BatchNorm2d:
-    # Keras defaults: epsilon 1e-3, moving = 0.99 * moving + 0.01 * batch.
-    return nn.BatchNorm2d(channels, eps=1e-3, momentum=0.01)
+def _bn(channels: int, momentum: float = 0.01) -> nn.BatchNorm2d:
+    # Keras's epsilon 1e-3; torch momentum m is Keras momentum 1 - m (default 0.99).
+    return nn.BatchNorm2d(channels, eps=1e-3, momentum=momentum)
 
 
 def _finish(model: nn.Sequential, dtype: str) -> nn.Sequential:
@@ -99,7 +99,8 @@ def ConvBNNet(image_shape=(28, 28, 1), num_classes: int = 10, width: int = 16,
 
 def _conv_bn(c_in: int, c_out: int) -> nn.Sequential:
     return nn.Sequential(OrderedDict(
-        conv=nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), bn=_bn(c_out), relu=nn.ReLU()))
+        conv=nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), bn=_bn(c_out, momentum=0.1),
+        relu=nn.ReLU()))
 
 
 class _Stage(nn.Module):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import time
+import weakref
 from pathlib import Path
 
 import keras
@@ -113,7 +114,8 @@ def fit(model: keras.Model, train_ds: tf.data.Dataset, val_ds: tf.data.Dataset, 
     """Keras ``compile`` + ``fit``. ``jit_compile`` is explicit: Keras's "auto" turns XLA
     on whenever a GPU is visible, which changes speed and numerics."""
     history = history or History()
-    model.compile(optimizer=optimizer, loss=LOSS, metrics=["accuracy"], jit_compile=jit_compile)
+    if not _compiled_with(model, optimizer, jit_compile):  # recompiling would retrace
+        model.compile(optimizer=optimizer, loss=LOSS, metrics=["accuracy"], jit_compile=jit_compile)
     callbacks = _callbacks(history, schedule, early_stopping, checkpoint, logger, progress,
                            history.epochs * len(train_ds), callbacks)
     try:
@@ -126,6 +128,25 @@ def fit(model: keras.Model, train_ds: tf.data.Dataset, val_ds: tf.data.Dataset, 
     return history
 
 
+def _compiled_with(model: keras.Model, optimizer, jit_compile: bool) -> bool:
+    return (getattr(model, "compiled", False) and model.optimizer is optimizer
+            and model.jit_compile == jit_compile)
+
+
+_TRAIN_STEPS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _cached_train_step(model, optimizer, jit_compile: bool):
+    """The traced step and its metrics, kept per model so a second fit does not retrace."""
+    cached = _TRAIN_STEPS.get(model)
+    if cached is None or cached[0] is not optimizer or cached[1] != jit_compile:
+        metrics = [keras.metrics.Mean(), keras.metrics.SparseCategoricalAccuracy()]
+        cached = (optimizer, jit_compile, metrics,
+                  make_train_step(model, optimizer, metrics, jit_compile))
+        _TRAIN_STEPS[model] = cached
+    return cached[2], cached[3]
+
+
 def make_train_step(model: keras.Model, optimizer: keras.optimizers.Optimizer,
                     metrics: list[keras.metrics.Metric], jit_compile: bool = False):
     """One optimization step, traced into a graph by ``tf.function``.
@@ -135,12 +156,13 @@ def make_train_step(model: keras.Model, optimizer: keras.optimizers.Optimizer,
     """
     mean_loss, accuracy = metrics
 
-    @tf.function(jit_compile=jit_compile)
+    @tf.function(jit_compile=jit_compile, autograph=False)  # straight-line code
     def train_step(x, y):
         with tf.GradientTape() as tape:
             logits = model(x, training=True)  # training=True: dropout and BN batch stats
             loss = LOSS(y, logits)
-        grads = tape.gradient(loss, model.trainable_variables)
+            scaled = optimizer.scale_loss(loss)  # loss scaling under mixed_float16, else a no-op
+        grads = tape.gradient(scaled, model.trainable_variables)
         optimizer.apply_gradients(zip(grads, model.trainable_variables))
         mean_loss.update_state(loss, sample_weight=tf.shape(y)[0])
         accuracy.update_state(y, logits)
@@ -148,15 +170,27 @@ def make_train_step(model: keras.Model, optimizer: keras.optimizers.Optimizer,
     return train_step
 
 
+_EVAL_STEPS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _eval_step(model: keras.Model):
+    """A traced evaluation step, built once per model (a new tf.function per call
+    would retrace every time)."""
+    if model not in _EVAL_STEPS:
+        @tf.function(autograph=False)  # no Python control flow inside: nothing to convert
+        def eval_step(x, y):
+            logits = model(x, training=False)
+            losses = keras.losses.sparse_categorical_crossentropy(y, logits, from_logits=True)
+            hits = tf.cast(tf.argmax(logits, axis=1) == y, tf.int64)
+            return tf.reduce_sum(losses), tf.reduce_sum(hits)
+
+        _EVAL_STEPS[model] = eval_step
+    return _EVAL_STEPS[model]
+
+
 def evaluate(model: keras.Model, dataset: tf.data.Dataset) -> tuple[float, float]:
     """Mean cross-entropy and accuracy over ``dataset``, in inference mode."""
-
-    @tf.function
-    def eval_step(x, y):
-        logits = model(x, training=False)
-        losses = keras.losses.sparse_categorical_crossentropy(y, logits, from_logits=True)
-        return tf.reduce_sum(losses), tf.reduce_sum(tf.cast(tf.argmax(logits, axis=1) == y, tf.int64))
-
+    eval_step = _eval_step(model)
     total_loss, correct, seen = 0.0, 0, 0
     for x, y in dataset:
         loss_sum, hits = eval_step(x, y)
@@ -177,9 +211,9 @@ def fit_custom(model: keras.Model, train_ds: tf.data.Dataset, val_ds: tf.data.Da
     history = history or History()
     # compile() traces nothing here: it attaches the optimizer, so callbacks can reach it
     # and a saved .keras file carries the optimizer state for resuming.
-    model.compile(optimizer=optimizer, loss=LOSS)
-    metrics = [keras.metrics.Mean(), keras.metrics.SparseCategoricalAccuracy()]
-    train_step = make_train_step(model, optimizer, metrics, jit_compile)
+    if not (getattr(model, "compiled", False) and model.optimizer is optimizer):
+        model.compile(optimizer=optimizer, loss=LOSS)
+    metrics, train_step = _cached_train_step(model, optimizer, jit_compile)
     callbacks = keras.callbacks.CallbackList(
         _callbacks(history, schedule, early_stopping, checkpoint, logger, progress,
                    history.epochs * len(train_ds), callbacks), model=model)

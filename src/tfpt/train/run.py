@@ -187,11 +187,10 @@ def train_tf(cfg: Config) -> dict:
     device = tf_device() if cfg.device != "cpu" else None
     device_name = device.device if device else "CPU:0"
     print(f"device: {device_name}")
+    on_gpu = device is not None and device.device != "CPU:0"
+    policy = ("mixed_float16" if on_gpu else "mixed_bfloat16") if cfg.amp else "float32"
     if cfg.amp:
-        if device is None or device.device == "CPU:0":
-            print("--amp: mixed_float16 needs a GPU; training in float32 on the CPU")
-        else:
-            keras.mixed_precision.set_global_policy("mixed_float16")
+        print(f"--amp: Keras policy {policy}")
     tfpt.seed(cfg.seed, deterministic=cfg.deterministic)
     ds = _load_data(cfg)
     out, last = Path(cfg.out), Path(cfg.out) / "last.keras"
@@ -206,8 +205,10 @@ def train_tf(cfg: Config) -> dict:
     else:
         if cfg.resume:
             print(f"--resume: no {last} yet, starting from scratch")
-        model = build("keras", cfg.model_name(), **cfg.model_kwargs(ds.spec))
+        model = build("keras", cfg.model_name(), dtype=policy, **cfg.model_kwargs(ds.spec))
         optimizer = keras.optimizers.Adam(cfg.lr)
+        if policy == "mixed_float16":  # float16 gradients underflow without loss scaling
+            optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
     augment = cfg.dataset == "cifar10"
     train = data_tf.loader(ds, batch_size=cfg.batch_size, seed=cfg.seed, limit=cfg.limit,
                            augment=augment, start_epoch=history.epochs)

@@ -54,14 +54,17 @@ def fit(model: nn.Module, train_loader: DataLoader, val_loader: DataLoader, epoc
     ``schedule`` sets the learning rate every step; ``early_stopping`` stops after
     that many epochs without a lower validation loss; ``checkpoint`` keeps the best
     model (lowest validation loss), written atomically. ``amp`` uses float16
-    autocast with a gradient scaler on CUDA (ignored on CPU). Ctrl-C stops cleanly:
+    autocast with a gradient scaler on CUDA, bfloat16 autocast on the CPU. Ctrl-C stops cleanly:
     the History keeps the completed epochs and the last checkpoint stays intact.
     """
     device = torch.device(torch_device(device).device)
     model.to(device)
     history = history or History()
-    use_amp = amp and device.type == "cuda"
-    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
+    # Mixed precision: float16 + gradient scaling on CUDA; bfloat16 (no scaling needed:
+    # it has float32's range) on the CPU.
+    amp_dtype = torch.float16 if device.type == "cuda" else torch.bfloat16
+    use_amp = amp and device.type in ("cuda", "cpu")
+    scaler = torch.amp.GradScaler("cuda", enabled=use_amp and device.type == "cuda")
     best, waited = min(history.val_loss, default=math.inf), 0
     step = history.epochs * len(train_loader)
     try:
@@ -79,7 +82,7 @@ def fit(model: nn.Module, train_loader: DataLoader, val_loader: DataLoader, epoc
                     for group in optimizer.param_groups:
                         group["lr"] = schedule(step)
                 optimizer.zero_grad(set_to_none=True)  # gradients accumulate otherwise
-                with torch.autocast(device.type, dtype=torch.float16, enabled=use_amp):
+                with torch.autocast(device.type, dtype=amp_dtype, enabled=use_amp):
                     logits = model(x)
                     loss = F.cross_entropy(logits, y)
                 scaler.scale(loss).backward()  # a no-op scale without AMP
