@@ -64,7 +64,8 @@ def test_one_cycle_matches_torch_one_cycle_lr():
         assert schedule(step) == pytest.approx(opt.param_groups[0]["lr"], rel=1e-12), step
         opt.step()
         ref.step() if step < total - 1 else None
-    assert schedule(0) == pytest.approx(0.01 / 25) and max(map(schedule, range(total))) == pytest.approx(0.01, rel=1e-3)
+    assert schedule(0) == pytest.approx(0.01 / 25)
+    assert max(map(schedule, range(total))) == pytest.approx(0.01, rel=1e-3)
 
 
 @pytest.mark.parametrize("loop", LOOPS)

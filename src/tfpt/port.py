@@ -102,7 +102,8 @@ def _mismatch(pair: Pair) -> str | None:
             return f"kernel {tuple(kl.kernel.shape)} cannot become weight {tuple(tm.weight.shape)}"
     elif isinstance(kl, keras.layers.Conv2D):
         if tuple(np.transpose(np.empty(kl.kernel.shape), (3, 2, 0, 1)).shape) != tuple(tm.weight.shape):
-            return f"kernel {tuple(kl.kernel.shape)} (HWIO) does not match weight {tuple(tm.weight.shape)} (OIHW)"
+            return (f"kernel {tuple(kl.kernel.shape)} (HWIO) does not match weight "
+                    f"{tuple(tm.weight.shape)} (OIHW)")
         if tuple(kl.strides) != tuple(tm.stride):
             return f"strides {tuple(kl.strides)} vs {tuple(tm.stride)}"
         if kl.padding != pair.torch_padding:

@@ -46,7 +46,8 @@ def _check_same(path, loaded: keras.Model, model: keras.Model) -> None:
     saved = [tuple(w.shape) for w in loaded.weights]
     mine = [tuple(w.shape) for w in model.weights]
     if saved != mine:
-        first = next((i for i, (a, b) in enumerate(zip(saved, mine)) if a != b), min(len(saved), len(mine)))
+        first = next((i for i, (a, b) in enumerate(zip(saved, mine)) if a != b),
+                     min(len(saved), len(mine)))
         raise CheckpointError(
             f"{path} holds '{loaded.name}' whose weight {first} is "
             f"{saved[first] if first < len(saved) else 'missing'}, but '{model.name}' expects "

@@ -183,7 +183,8 @@ def train_tf(cfg: Config) -> dict:
     from tfpt.train.tensorboard import RunLogger
 
     if cfg.device == "cuda" and not tf.config.list_physical_devices("GPU"):
-        raise ValueError("--device cuda but TensorFlow sees no GPU; install tfpt[gpu] or use --device cpu")
+        raise ValueError("--device cuda but TensorFlow sees no GPU; "
+                         "install tfpt[gpu] or use --device cpu")
     device = tf_device() if cfg.device != "cpu" else None
     device_name = device.device if device else "CPU:0"
     print(f"device: {device_name}")

@@ -54,8 +54,10 @@ def fit(model: nn.Module, train_loader: DataLoader, val_loader: DataLoader, epoc
     ``schedule`` sets the learning rate every step; ``early_stopping`` stops after
     that many epochs without a lower validation loss; ``checkpoint`` keeps the best
     model (lowest validation loss), written atomically. ``amp`` uses float16
-    autocast with a gradient scaler on CUDA, bfloat16 autocast on the CPU. Ctrl-C stops cleanly:
-    the History keeps the completed epochs and the last checkpoint stays intact.
+    autocast with a gradient scaler on CUDA, bfloat16 autocast on the CPU.
+    Ctrl-C stops cleanly: the History keeps the completed epochs and the last
+    checkpoint stays intact. ``on_epoch_end(epoch, history)`` runs after each epoch
+    (``tfpt train`` saves its resumable checkpoint there).
     """
     device = torch.device(torch_device(device).device)
     model.to(device)
