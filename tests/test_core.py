@@ -111,3 +111,13 @@ def test_pyproject_and_environment_pin_the_same_stack():
     env = (REPO / "environment.yml").read_text()
     conda_pins = _pins(re.findall(r"^\s+- ([\w\-\[\]]+==[\w.]+)$", env, flags=re.M))
     assert pip_pins == conda_pins and "torch==2.14.1" in pip_pins
+
+
+def test_build_names_the_valid_models_and_frameworks():
+    from tfpt.models import build, spec_of
+
+    with pytest.raises(ValueError, match="unknown model 'ResNet50': choose one of MLP, MnistCNN"):
+        build("torch", "ResNet50")
+    with pytest.raises(ValueError, match="unknown framework 'jax'"):
+        build("jax", "MLP")
+    assert spec_of(build("tf", "MLP", hidden=32))["kwargs"]["hidden"] == 32

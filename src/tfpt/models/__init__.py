@@ -21,9 +21,8 @@ def build(framework: str, name: str, **kwargs):
     if framework not in FRAMEWORKS:
         raise ValueError(f"unknown framework {framework!r}: choose torch or tf")
     module = importlib.import_module(f"tfpt.models.{framework}")
-    names = [n for n in dir(module) if n in MODEL_NAMES or n in getattr(module, "EXTRA_MODELS", ())]
-    if name not in names:
-        raise ValueError(f"unknown model {name!r}: choose one of {', '.join(sorted(names))}")
+    if name not in MODEL_NAMES:
+        raise ValueError(f"unknown model {name!r}: choose one of {', '.join(MODEL_NAMES)}")
     return getattr(module, name)(**kwargs)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field
 
 KEYS = ("loss", "accuracy", "val_loss", "val_accuracy", "lr", "seconds")
@@ -38,9 +37,6 @@ class History:
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict())
 
     @classmethod
     def from_dict(cls, d: dict) -> History:
