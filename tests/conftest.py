@@ -48,7 +48,8 @@ def cifar10(sample_root):
 def mnist_copy(sample_root, tmp_path) -> Path:
     """A writable copy of the MNIST sample with its manifest lines."""
     shutil.copytree(sample_root / "MNIST", tmp_path / "MNIST")
-    lines = [l for l in (sample_root / "SHA256SUMS").read_text().splitlines() if "MNIST/" in l]
+    lines = [line for line in (sample_root / "SHA256SUMS").read_text().splitlines()
+             if "MNIST/" in line]
     (tmp_path / "SHA256SUMS").write_text("\n".join(lines) + "\n")
     for f in (tmp_path / "MNIST" / "raw").iterdir():
         f.chmod(0o644)

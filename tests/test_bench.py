@@ -8,20 +8,35 @@ import subprocess
 import sys
 
 
-def test_bench_runs_and_writes_json(tmp_path):
+def _bench(tmp_path, *args):
     out = tmp_path / "bench.json"
     result = subprocess.run(
         [sys.executable, "-m", "tfpt", "bench", "--steps", "2", "--batch-size", "32",
-         "--repeats", "1", "--out", str(out)],
-        capture_output=True, text=True, timeout=600, env=os.environ.copy())
+         "--repeats", "1", "--out", str(out), *args],
+        capture_output=True, text=True, timeout=900, env=os.environ.copy())
     assert result.returncode == 0, result.stderr[-2000:]
     print(result.stdout)  # the numbers, for the CI log
-    report = json.loads(out.read_text())
+    return result.stdout, json.loads(out.read_text())
+
+
+def test_bench_loops_and_modes_run_and_write_json(tmp_path):
+    stdout, report = _bench(tmp_path, "--sections", "loops,modes", "--width", "4")
     names = [r["name"] for r in report["results"]]
-    assert names == ["torch: tfpt.train.torch.fit", "torch: minimal eager loop",
-                     "tf: tfpt.train.keras.fit_custom", "tf: tfpt.train.keras.fit",
+    assert names == ["torch: tfpt.train.torch.train_epoch", "torch: minimal eager loop",
+                     "tf: tfpt.train.keras.train_epoch", "tf: tfpt.train.keras.fit",
                      "tf: plain Keras fit", "tf: minimal tf.function loop",
-                     "tf: eager loop (no tf.function)"]
+                     "tf: eager loop (no tf.function)",
+                     "torch MnistCNN: eager", "tf MnistCNN: eager", "tf MnistCNN: tf.function",
+                     "torch FastResNet: eager", "tf FastResNet: eager",
+                     "tf FastResNet: tf.function"]
     for row in report["results"]:
         assert row["images_per_s"] > 0 and len(row["epoch_seconds"]) == 1
-    assert "vs best baseline" in result.stdout and "best of 1 interleaved epochs" in result.stdout
+        assert row["compile_seconds"] >= 0
+    assert "vs baseline" in stdout and "best of 1 interleaved epochs" in stdout
+
+
+def test_bench_rejects_an_unknown_section():
+    result = subprocess.run([sys.executable, "-m", "tfpt", "bench", "--sections", "speed"],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.startswith("tfpt bench: error: --sections: unknown speed")

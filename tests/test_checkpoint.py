@@ -47,20 +47,45 @@ def test_torch_round_trip_gives_identical_predictions(tmp_path, images):
     path = ckpt_torch.save(tmp_path / "m.pt", model, opt, epoch=3)
     fresh = torch_models.FastResNet(width=8)
     saved = ckpt_torch.load(path, fresh, torch.optim.SGD(fresh.parameters(), lr=0.05))
-    assert saved["epoch"] == 3 and saved["model"]["name"] == "FastResNet"
-    assert saved["trained_on"] == "cpu" and saved["versions"]["torch"] == str(torch.__version__)
+    assert saved.model is fresh and saved.extra == {"epoch": 3}
+    assert saved.info["model"]["name"] == "FastResNet" and saved.info["trained_on"] == "cpu"
+    assert saved.info["versions"]["torch"] == str(torch.__version__)
+    assert saved.optimizer.state_dict()["state"].keys() == opt.state_dict()["state"].keys()
+    rebuilt = ckpt_torch.load(path).model  # a twin model is rebuilt from its saved spec
     with torch.no_grad():
         assert torch.equal(model(images[1]), fresh.eval()(images[1]))
+        assert torch.equal(model(images[1]), rebuilt.eval()(images[1]))
 
 
 def test_keras_round_trip_gives_identical_predictions(tmp_path, images):
     model = keras_models.FastResNet(width=8)
     for name in ("m.keras", "m.weights.h5"):
         path = ckpt_keras.save(tmp_path / name, model)
-        loaded = ckpt_keras.load(path, keras_models.FastResNet(width=8))
+        loaded = ckpt_keras.load(path, keras_models.FastResNet(width=8)).model
         np.testing.assert_array_equal(model.predict(images[0], verbose=0),
                                       loaded.predict(images[0], verbose=0))
-    assert ckpt_keras.load(tmp_path / "m.keras").name == "FastResNet"  # whole model, safe mode
+    whole = ckpt_keras.load(tmp_path / "m.keras")  # whole model, safe mode
+    assert whole.model.name == "FastResNet" and whole.info["model"]["name"] == "FastResNet"
+
+
+def test_keras_checkpoint_keeps_extra_values_and_the_optimizer_state(tmp_path, images):
+    import keras
+
+    model = keras_models.MLP(image_shape=(32, 32, 3))
+    opt = keras.optimizers.Adam(1e-3)
+    model.compile(optimizer=opt, loss="mse")
+    model.fit(images[0], np.zeros((16, 10), "float32"), epochs=2, verbose=0)
+    path = ckpt_keras.save(tmp_path / "m.keras", model, opt, epoch=2, history={"loss": [1.0]})
+    fresh_opt = keras.optimizers.Adam(1e-3)
+    saved = ckpt_keras.load(path, keras_models.MLP(image_shape=(32, 32, 3)), fresh_opt)
+    assert saved.extra == {"epoch": 2, "history": {"loss": [1.0]}}
+    assert saved.optimizer is fresh_opt and int(fresh_opt.iterations) == 2
+    for mine, theirs in zip(fresh_opt.variables, opt.variables):
+        np.testing.assert_array_equal(mine.numpy(), theirs.numpy())
+    with pytest.raises(CheckpointError, match="compile the model with this optimizer"):
+        ckpt_keras.save(tmp_path / "x.keras", model, keras.optimizers.Adam())
+    with pytest.raises(CheckpointError, match="holds weights only"):
+        ckpt_keras.save(tmp_path / "x.weights.h5", model, epoch=1)
 
 
 def _as_if_saved_on_gpu(path):
@@ -86,7 +111,7 @@ def test_gpu_checkpoint_loads_on_cpu(tmp_path, images):
         with pytest.raises(RuntimeError, match="CUDA"):
             torch.load(path, weights_only=True)
     laptop = torch_models.FastResNet(width=8)
-    ckpt_torch.load(path, laptop)  # default map_location: cpu
+    ckpt_torch.load(path, laptop)  # default device: cpu
     assert next(laptop.parameters()).device.type == "cpu"
     with torch.no_grad():
         assert torch.equal(model(images[1]), laptop.eval()(images[1]))
@@ -142,6 +167,10 @@ def test_truncated_checkpoint(tmp_path, suffix):
 def test_missing_and_foreign_files(tmp_path):
     with pytest.raises(CheckpointError, match="no checkpoint at"):
         ckpt_torch.load(tmp_path / "nope.pt")
+    plain = torch.nn.Linear(2, 2)
+    ckpt_torch.save(tmp_path / "plain.pt", plain)
+    with pytest.raises(CheckpointError, match="cannot rebuild: build the model first"):
+        ckpt_torch.load(tmp_path / "plain.pt")
     (tmp_path / "notes.txt").write_text("hello")
     with pytest.raises(CheckpointError, match="not a checkpoint tfpt knows"):
         ckpt_keras.load(tmp_path / "notes.txt")

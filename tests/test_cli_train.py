@@ -1,4 +1,4 @@
-"""`tfpt train`: metrics and checkpoints, exact resume, plain progress, AMP, errors."""
+"""`tfpt train`: metrics and checkpoints, exact resume, plain progress, AMP, one-line errors."""
 
 from __future__ import annotations
 
@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 import torch
 
-from tfpt.train.run import Config, train
+from tfpt.app import Config, UsageError, train
 
-COMMON = dict(epochs=2, limit=512, test_limit=200, batch_size=64, deterministic=True)
+COMMON = dict(epochs=2, limit=512, val_limit=200, test_limit=200, batch_size=64,
+              deterministic=True)
 CIFAR = dict(dataset="cifar10", model="FastResNet", width=8)
 
 
@@ -32,7 +33,10 @@ def test_resume_equals_an_uninterrupted_run(tmp_path, framework, dataset):
     assert {p.name for p in (tmp_path / "part").iterdir()} == {
         f"last{suffix}", f"best{suffix}", "metrics.json", "runs"}
     saved = json.loads((tmp_path / "part" / "metrics.json").read_text())
-    assert saved["test_accuracy"] == resumed["test_accuracy"] and saved["images_per_second"] > 0
+    assert saved["test_accuracy"] == resumed["test_accuracy"] == full["test_accuracy"]
+    assert saved["images_per_second"] > 0 and saved["best_epoch"] in (1, 2)
+    best = int(np.argmin(full["history"]["val_loss"]))  # chosen on validation, not test
+    assert saved["val_accuracy"] == full["history"]["val_accuracy"][best]
 
 
 def test_cli_prints_plain_lines_when_not_a_terminal(tmp_path):
@@ -47,6 +51,7 @@ def test_cli_prints_plain_lines_when_not_a_terminal(tmp_path):
     assert "epoch 1/1 step 4/8 loss" in result.stdout and "\r" not in result.stdout
     assert sum("step" in line for line in lines) == 2  # steps 4 and 8
     assert "offline SAMPLE of MNIST" in result.stdout and "test accuracy" in lines[-2]
+    assert "1 epoch" in lines[-2] and "1 epochs" not in result.stdout
     assert json.loads((out / "metrics.json").read_text())["epochs"] == 1
 
 
@@ -59,10 +64,65 @@ def test_amp_on_cpu_uses_bfloat16_and_trains(tmp_path, framework, capsys):
         assert "mixed_bfloat16" in capsys.readouterr().out
 
 
-def test_unknown_device_and_bad_width(tmp_path):
-    if torch.cuda.is_available():
-        pytest.skip("this machine has CUDA")
-    with pytest.raises(ValueError, match="sees no CUDA GPU"):
-        train(Config(device="cuda", out=str(tmp_path)))
-    with pytest.raises(ValueError, match="--width applies to FastResNet, not MnistCNN"):
+def _cli(*args, timeout=300):
+    return subprocess.run([sys.executable, "-m", "tfpt", *args], capture_output=True, text=True,
+                          timeout=timeout, env=os.environ.copy())
+
+
+def _one_line_error(result, *fragments):
+    assert result.returncode == 2, (result.returncode, result.stderr[-1500:])
+    errors = [line for line in result.stderr.splitlines() if "error:" in line]
+    assert len(errors) == 1 and errors[0].startswith("tfpt train: error: "), result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
+    for fragment in fragments:
+        assert fragment in errors[0], errors[0]
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["--batch-size", "0"], "--batch-size: must be a whole number of at least 1, got '0'"),
+    (["--lr", "-1"], "--lr: must be a positive number, got '-1'"),
+    (["--limit", "0"], "--limit: must be a whole number of at least 1"),
+    (["--epochs", "two"], "--epochs: must be a whole number"),
+    (["--seed", "-3"], "--seed must be 0 or more"),
+    (["--width", "8"], "--width applies to FastResNet, not MnistCNN"),
+])
+def test_bad_numbers_are_one_line_errors(args, fragment):
+    _one_line_error(_cli("train", *args, "--out", "/nonexistent/never-written"), fragment)
+
+
+def test_out_naming_a_file_is_a_one_line_error(tmp_path):
+    (tmp_path / "file").write_text("not a folder")
+    _one_line_error(_cli("train", "--out", str(tmp_path / "file")), "is a file")
+    _one_line_error(_cli("train", "--out", str(tmp_path / "file" / "run")), "is a file")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
+@pytest.mark.parametrize("framework, fragment", [("torch", "torch sees no CUDA GPU"),
+                                                 ("tf", "TensorFlow sees no GPU")])
+def test_cuda_without_a_gpu_is_a_one_line_error(tmp_path, framework, fragment):
+    _one_line_error(_cli("train", "--framework", framework, "--device", "cuda",
+                         "--out", str(tmp_path)), fragment)
+
+
+@pytest.mark.parametrize("framework", ["torch", "tf"])
+def test_resume_over_a_truncated_checkpoint_names_the_fallback(tmp_path, framework):
+    small = ["--framework", framework, "--epochs", "2", "--limit", "128", "--val-limit", "64",
+             "--test-limit", "64", "--batch-size", "64", "--out", str(tmp_path)]
+    assert _cli("train", *small, "--stop-after", "1").returncode == 0
+    suffix = ".pt" if framework == "torch" else ".keras"
+    last = tmp_path / f"last{suffix}"
+    last.write_bytes(last.read_bytes()[: last.stat().st_size // 2])
+    _one_line_error(_cli("train", *small, "--resume"), "truncated", f"best{suffix} is intact")
+
+
+def test_tf_on_cpu_says_where_it_ran(tmp_path):
+    metrics = train(Config(framework="tf", device="cpu", out=str(tmp_path), epochs=1, limit=128,
+                           val_limit=64, test_limit=64, batch_size=64))
+    assert metrics["device"] == "CPU:0"
+
+
+def test_config_errors_name_the_flag(tmp_path):
+    with pytest.raises(UsageError, match="--width applies to FastResNet, not MnistCNN"):
         train(Config(width=8, out=str(tmp_path)))
+    with pytest.raises(UsageError, match="smaller than one batch"):
+        train(Config(limit=10, out=str(tmp_path)))

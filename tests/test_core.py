@@ -7,11 +7,11 @@ import re
 import subprocess
 import sys
 import textwrap
-import tomllib
 from pathlib import Path
 
 import numpy as np
 import pytest
+import tomllib
 
 import tfpt
 from tfpt.devices import torch_device
@@ -102,7 +102,7 @@ def test_missing_cuda_is_a_clear_error():
 
 
 def _pins(lines):
-    return sorted(l.strip().strip('",-').strip() for l in lines if "==" in l)
+    return sorted(line.strip().strip('",-').strip() for line in lines if "==" in line)
 
 
 def test_pyproject_and_environment_pin_the_same_stack():

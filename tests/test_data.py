@@ -6,6 +6,7 @@ import gzip
 import hashlib
 import shutil
 import urllib.error
+import warnings
 from dataclasses import replace
 from pathlib import Path
 
@@ -16,20 +17,52 @@ from tfpt import data
 from tfpt.data import fetch as download_mod
 
 
-@pytest.mark.parametrize("name, n_train, n_test, shape", [
-    ("mnist", 15_000, 10_000, (28, 28, 1)),
-    ("cifar10", 5_000, 1_000, (32, 32, 3)),
-])
-def test_sample_is_detected_with_counts(sample_root, name, n_train, n_test, shape):
-    with pytest.warns(data.SampleDataWarning, match=f"{n_train:,} of"):
+@pytest.mark.parametrize("name, shape", [("mnist", (28, 28, 1)), ("cifar10", (32, 32, 3))])
+def test_data_is_verified_and_a_sample_says_so(sample_root, name, shape):
+    """Holds for the offline sample and for the full datasets alike."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         ds = data.load(name, sample_root)
-    assert ds.is_sample and ds.verified and ds.kind == "SAMPLE"
+    n_train, n_test = len(ds.x_train), len(ds.x_test)
+    assert ds.verified and ds.is_sample == (n_train < ds.spec.full_train
+                                            or n_test < ds.spec.full_test)
+    notes = [w for w in caught if issubclass(w.category, data.SampleDataWarning)]
+    assert len(notes) == int(ds.is_sample)
+    if ds.is_sample:
+        assert f"{n_train:,} of {ds.spec.full_train:,} training" in str(notes[0].message)
+        assert notes[0].filename == "tfpt.data.load"  # no temporary path of the caller
     assert ds.x_train.shape == (n_train, *shape) and ds.x_test.shape == (n_test, *shape)
     assert ds.x_train.dtype == np.uint8 and ds.y_train.dtype == np.int64
     assert ds.y_test.dtype == np.int64
     assert set(np.unique(ds.y_train)) == set(range(10)) == set(np.unique(ds.y_test))
     assert len(ds.classes) == 10
-    assert "SAMPLE" in ds.describe() and f"{n_train:,} train" in ds.describe()
+    assert ds.kind in ds.describe() and f"{n_train:,} train" in ds.describe()
+
+
+def test_fewer_images_than_the_official_set_is_a_sample(mnist):
+    small = data.ImageData(mnist.spec, mnist.x_train[:10], mnist.y_train[:10], mnist.x_test,
+                           mnist.y_test, mnist.classes, mnist.root)
+    whole = data.ImageData(mnist.spec, np.zeros((60_000, 1, 1, 1)), np.zeros(60_000),
+                           np.zeros((10_000, 1, 1, 1)), np.zeros(10_000), mnist.classes, mnist.root)
+    assert small.is_sample and small.kind == "SAMPLE" and not whole.is_sample
+
+
+def test_describe_shows_no_machine_path(mnist, monkeypatch):
+    monkeypatch.setenv("TFPT_DATA_DIR", str(mnist.root))
+    assert "from $TFPT_DATA_DIR" in mnist.describe() and str(mnist.root) not in mnist.describe()
+
+
+def test_validation_split_is_fixed_disjoint_and_ten_percent(mnist):
+    n = len(mnist.y_train)
+    train, val = data.validation_split(n)
+    assert len(val) == round(n / 10) and len(train) + len(val) == n
+    assert np.intersect1d(train, val).size == 0
+    again = data.validation_split(n)
+    np.testing.assert_array_equal(val, again[1])  # the same images every run
+    x_val, y_val = mnist.arrays("val")
+    np.testing.assert_array_equal(x_val, mnist.x_train[val])
+    np.testing.assert_array_equal(mnist.arrays("train", 5)[1], mnist.y_train[train[:5]])
+    assert set(np.unique(y_val)) == set(range(10))
 
 
 def test_cifar_classes_come_from_the_meta_file(cifar10):
@@ -133,11 +166,12 @@ def test_verified_download_moves_into_place_and_writes_manifest(sample_root, tmp
         assert data.load("mnist", tmp_path, download_missing=False).verified
 
 
-def test_status_never_downloads(tmp_path, sample_root):
+def test_status_never_downloads(tmp_path, sample_root, mnist):
     assert data.status("cifar10", tmp_path).startswith("missing")
-    assert data.status("mnist", sample_root) == "SAMPLE: 15,000 train / 10,000 test (verified)"
+    expected = f"{mnist.kind}: {len(mnist.x_train):,} train / {len(mnist.x_test):,} test (verified)"
+    assert data.status("mnist", sample_root) == expected
 
 
 def test_arrays_rejects_unknown_split(mnist):
-    with pytest.raises(ValueError, match="unknown split 'val'"):
-        mnist.arrays("val")
+    with pytest.raises(ValueError, match="unknown split 'validation': use one of train, val, test"):
+        mnist.arrays("validation")

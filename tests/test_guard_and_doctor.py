@@ -54,16 +54,30 @@ def test_tensorflow_imported_first_gets_a_warning():
     assert result.returncode == 0 and "Put `import tfpt` first" in result.stderr
 
 
-def test_doctor_reports_the_sample(sample_root):
+def test_doctor_reports_the_data(sample_root, mnist, cifar10):
     result = _run(["-m", "tfpt", "doctor"], env={"TFPT_DATA_DIR": str(sample_root),
                                                  "TFPT_QUICK": "1"})
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
+    counts = [f"{name:<13} {ds.kind}: {len(ds.x_train):,} train / {len(ds.x_test):,} test "
+              "(verified)" for name, ds in (("mnist", mnist), ("cifar10", cifar10))]
     for expected in ("torch         2.14.1", "tensorflow    2.21.0", "keras", "tensorboardX",
-                     "mnist         SAMPLE: 15,000 train / 10,000 test (verified)",
-                     "cifar10       SAMPLE: 5,000 train / 1,000 test (verified)",
-                     "quick mode    on", "import order  safe", "status: OK"):
+                     *counts, "root          $TFPT_DATA_DIR", "quick mode    on",
+                     "import order  safe", "status: OK"):
         assert expected in out, f"{expected!r} not in:\n{out}"
+    assert str(sample_root) not in out  # no machine path in the report
+
+
+def test_tensorflow_start_up_notices_are_filtered_and_other_lines_kept():
+    code = ("import sys, tfpt, tensorflow as tf; print('kept line', file=sys.stderr); "
+            "print(float(tf.reduce_sum(tf.ones(3))))")
+    result = _run(["-c", code], env={"TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert result.returncode == 0 and result.stdout.strip() == "3.0"
+    assert "kept line" in result.stderr
+    for noise in ("absl::InitializeLog", "oneDNN custom operations", "cudart_stub"):
+        assert noise not in result.stderr, result.stderr
+    control = _run(["-c", "import tensorflow"], env={"TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert "oneDNN custom operations are on" in control.stderr  # oneDNN stays on
 
 
 def test_doctor_fails_on_a_corrupted_file_and_says_missing(mnist_copy):

@@ -41,8 +41,16 @@ def test_layouts_dtypes_and_normalization(mnist):
     assert tuple(xt.shape) == (32, 1, 28, 28) and tuple(xf.shape) == (32, 28, 28, 1)
     assert str(xt.dtype) == "torch.float32" and xf.dtype.name == "float32"
     assert str(yt.dtype) == "torch.int64" and yf.dtype.name == "int64"
-    whole = next(iter(data_torch.loader(mnist, batch_size=15_000, shuffle=False)))[0]
+    whole = next(iter(data_torch.loader(mnist, batch_size=len(mnist.y_train), shuffle=False)))[0]
     assert abs(float(whole.mean())) < 0.05 and abs(float(whole.std()) - 1) < 0.05
+
+
+@pytest.mark.parametrize("split", ["val", "test"])
+def test_same_batches_for_validation_and_test(mnist, split):
+    xt, yt = next(iter(data_torch.loader(mnist, split, batch_size=300)))
+    xf, yf = next(iter(data_tf.loader(mnist, split, batch_size=300)))
+    np.testing.assert_array_equal(xt.numpy().transpose(0, 2, 3, 1), xf.numpy())
+    np.testing.assert_array_equal(yt.numpy(), mnist.arrays(split, 300)[1])  # in order
 
 
 def test_different_seeds_differ_and_test_split_is_in_order(mnist):

@@ -1,5 +1,5 @@
 """tfpt.train: the three loops, one History, the same schedule, TensorBoard tags,
-early stopping and clean interruption."""
+early stopping on the validation split and clean interruption."""
 
 from __future__ import annotations
 
@@ -30,18 +30,22 @@ def _seeded():
     tfpt.seed(0)
 
 
-def _torch_run(mnist, epochs=2, **kwargs):
+def _torch_run(mnist, epochs=2, schedule=None, **kwargs):
     model = torch_models.MnistCNN()
     train = data_torch.loader(mnist, batch_size=BATCH, limit=N)
-    val = data_torch.loader(mnist, split="test", batch_size=VAL, limit=VAL)
+    val = data_torch.loader(mnist, split="val", batch_size=VAL, limit=VAL)
     opt = torch.optim.Adam(model.parameters(), lr=kwargs.pop("lr", 1e-3))
-    return model, train_torch.fit(model, train, val, epochs, opt, device="cpu", progress=False, **kwargs)
+    if schedule is not None:  # the PyTorch loop steps torch's own OneCycleLR
+        schedule = torch.optim.lr_scheduler.OneCycleLR(
+            opt, max_lr=schedule.max_lr, total_steps=schedule.total_steps, cycle_momentum=False)
+    return model, train_torch.fit(model, train, val, epochs, opt, schedule, device="cpu",
+                                  progress=False, **kwargs)
 
 
-def _keras_run(mnist, fit, epochs=2, **kwargs):
+def _keras_run(mnist, fit, epochs=2, train=None, **kwargs):
     model = keras_models.MnistCNN()
-    train = data_tf.loader(mnist, batch_size=BATCH, limit=N)
-    val = data_tf.loader(mnist, split="test", batch_size=VAL, limit=VAL)
+    train = train or data_tf.loader(mnist, batch_size=BATCH, limit=N)
+    val = data_tf.loader(mnist, split="val", batch_size=VAL, limit=VAL)
     opt = keras.optimizers.Adam(kwargs.pop("lr", 1e-3))
     return model, fit(model, train, val, epochs, opt, progress=False, **kwargs)
 
@@ -53,19 +57,46 @@ LOOPS = {
 }
 
 
-def test_one_cycle_matches_torch_one_cycle_lr():
-    total = 57
+@pytest.mark.parametrize("total", [57, 235, 1000])
+def test_one_cycle_is_torch_one_cycle_lr_bit_for_bit(total):
     schedule = OneCycle(max_lr=0.01, total_steps=total)
     param = torch.zeros(1, requires_grad=True)
     opt = torch.optim.SGD([param], lr=0.01)
     ref = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=0.01, total_steps=total,
                                               cycle_momentum=False)
     for step in range(total):
-        assert schedule(step) == pytest.approx(opt.param_groups[0]["lr"], rel=1e-12), step
+        assert schedule(step) == opt.param_groups[0]["lr"], step
         opt.step()
         ref.step() if step < total - 1 else None
     assert schedule(0) == pytest.approx(0.01 / 25)
     assert max(map(schedule, range(total))) == pytest.approx(0.01, rel=1e-3)
+
+
+def test_torch_train_epoch_is_the_plain_loop(mnist):
+    """The helper's train_epoch does exactly what the notebook's few lines do."""
+    def plain(model, loader, opt):
+        model.train()
+        loss_sum, correct, seen = torch.zeros(()), torch.zeros((), dtype=torch.long), 0
+        for x, y in loader:
+            opt.zero_grad()
+            logits = model(x)
+            loss = torch.nn.functional.cross_entropy(logits, y)
+            loss.backward()
+            opt.step()
+            loss_sum += loss.detach() * len(y)
+            correct += (logits.argmax(1) == y).sum()
+            seen += len(y)
+        return loss_sum.item() / seen, correct.item() / seen
+
+    results = []
+    for epoch_fn in (plain, lambda m, lo, o: train_torch.train_epoch(m, lo, o)):
+        tfpt.seed(0)
+        model = torch_models.MnistCNN()
+        opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+        results.append((epoch_fn(model, data_torch.loader(mnist, batch_size=BATCH, limit=N), opt),
+                        [p.detach().clone() for p in model.parameters()]))
+    assert results[0][0] == results[1][0]
+    assert all(torch.equal(a, b) for a, b in zip(results[0][1], results[1][1]))
 
 
 @pytest.mark.parametrize("loop", LOOPS)
@@ -77,7 +108,7 @@ def test_every_loop_learns_and_fills_the_same_history(mnist, tmp_path, loop):
     assert history.epochs == 2 and not history.interrupted
     assert all(len(getattr(history, k)) == 2 for k in KEYS)
     assert history.val_accuracy[-1] > 0.6  # 1,024 images seen: far above chance (0.1)
-    assert history.lr[-1] == pytest.approx(schedule(2 * STEPS - 1), rel=1e-6)
+    assert history.lr[-1] == pytest.approx(schedule(2 * STEPS - 1), rel=1e-6)  # last step's rate
     scalars = read_scalars(tmp_path / loop / "t")
     assert set(scalars) == {"step/loss", "step/accuracy", "step/lr", "epoch/loss",
                             "epoch/accuracy", "epoch/val_loss", "epoch/val_accuracy", "epoch/lr"}
@@ -109,6 +140,20 @@ class InterruptingLoader:
             yield batch
 
 
+def test_torch_interrupt_keeps_history_and_checkpoint_consistent(mnist, tmp_path):
+    model = torch_models.MnistCNN()
+    train = InterruptingLoader(data_torch.loader(mnist, batch_size=BATCH, limit=N), at_epoch=2)
+    val = data_torch.loader(mnist, split="val", batch_size=VAL, limit=VAL)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    path = tmp_path / "best.pt"
+    history = train_torch.fit(model, train, val, 3, opt, device="cpu", checkpoint=path,
+                              progress=False)
+    assert history.interrupted and history.epochs == 1
+    saved = ckpt_torch.load(path, torch_models.MnistCNN())
+    assert saved.extra["epoch"] == 1 and History.from_dict(saved.extra["history"]).epochs == 1
+    assert list(tmp_path.iterdir()) == [path]  # no temp files left
+
+
 class InterruptCallback(keras.callbacks.Callback):
     def __init__(self, at_epoch: int):
         super().__init__()
@@ -122,29 +167,17 @@ class InterruptCallback(keras.callbacks.Callback):
             raise KeyboardInterrupt
 
 
-def test_torch_interrupt_keeps_history_and_checkpoint_consistent(mnist, tmp_path):
-    model = torch_models.MnistCNN()
-    train = InterruptingLoader(data_torch.loader(mnist, batch_size=BATCH, limit=N), at_epoch=2)
-    val = data_torch.loader(mnist, split="test", batch_size=VAL, limit=VAL)
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    path = tmp_path / "best.pt"
-    history = train_torch.fit(model, train, val, 3, opt, device="cpu", checkpoint=path,
-                              progress=False)
-    assert history.interrupted and history.epochs == 1
-    saved = ckpt_torch.load(path, torch_models.MnistCNN())
-    assert saved["epoch"] == 1 and History.from_dict(saved["history"]).epochs == 1
-    assert list(tmp_path.iterdir()) == [path]  # no temp files left
-
-
 @pytest.mark.parametrize("fit", [train_keras.fit, train_keras.fit_custom])
-def test_keras_interrupt_keeps_history_and_checkpoint_consistent(mnist, tmp_path, fit, monkeypatch):
+def test_keras_interrupt_keeps_history_and_checkpoint_consistent(mnist, tmp_path, fit):
     path = tmp_path / "best.keras"
-    original = train_keras._callbacks
-    monkeypatch.setattr(train_keras, "_callbacks",
-                        lambda *a, **k: original(*a, **k) + [InterruptCallback(at_epoch=2)])
-    model, history = _keras_run(mnist, fit, epochs=3, checkpoint=path)
+    if fit is train_keras.fit:  # Keras drives the loop: interrupt from a callback
+        kwargs = {"callbacks": (InterruptCallback(at_epoch=2),)}
+    else:  # our loop: interrupt from the data
+        kwargs = {"train": InterruptingLoader(data_tf.loader(mnist, batch_size=BATCH, limit=N),
+                                              at_epoch=2)}
+    model, history = _keras_run(mnist, fit, epochs=3, checkpoint=path, **kwargs)
     assert history.interrupted and history.epochs == 1
-    restored = ckpt_keras.load(path)
+    restored = ckpt_keras.load(path).model
     x = data_tf.loader(mnist, split="test", batch_size=8, limit=8)
     assert np.isfinite(restored.predict(x, verbose=0)).all()
     assert list(tmp_path.iterdir()) == [path]

@@ -1,36 +1,56 @@
-"""``tfpt bench``: training throughput of tfpt's loops against idiomatic baselines.
+"""``tfpt bench``: training throughput, measured; numbers are printed, never asserted.
 
-Every candidate trains the classic MNIST CNN on the same images for a warm-up epoch
-plus ``repeats`` timed epochs; candidates take turns (interleaved), so a slow
-moment of the machine hits them all alike. Only the training epoch is timed (the
-validation set is one small batch), and each candidate is scored by its fastest
-epoch: on a shared 2-core VM, TensorFlow epochs were seen to stall by a fixed ~4 s
-at random, so a median of three can land on a stall. Every epoch's time is kept in
-the JSON. Prints a table and writes JSON; nothing is asserted.
+Three sections, each a list of candidates that take turns (interleaved), so a
+slow moment of the machine hits them all alike; each is scored by its fastest
+timed epoch after a warm-up, and every epoch's time is kept in the JSON.
+
+- ``loops``: tfpt's training helpers against the most idiomatic minimal loop of
+  each framework (MnistCNN, real MNIST batches through each framework's pipeline).
+- ``modes``: graph modes for MnistCNN and FastResNet, one training step on batches
+  already in memory: PyTorch eager vs ``torch.compile``, TensorFlow eager vs
+  ``tf.function`` vs XLA. The first call (tracing, compiling) is timed on its own.
+- ``loader``: the input pipelines alone (see :mod:`tfpt.bench_loader`).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import platform
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+SECTIONS = ("loops", "modes", "loader")
+
 
 @dataclass
 class Candidate:
     name: str
     framework: str
-    baseline: bool  # an idiomatic loop to compare tfpt's loop against
-    make: Callable[[], Callable[[], float]]  # builds state, returns "train one epoch -> seconds"
+    section: str
+    baseline: bool  # an idiomatic reference to compare tfpt's code against
+    make: Callable[[], Callable[[], float]]  # builds state, returns "run one epoch -> seconds"
+    images: int  # images per timed epoch
     seconds: list[float] = field(default_factory=list)
+    first_seconds: float = float("nan")  # the warm-up epoch: tracing and compiling included
 
 
-def _torch_candidates(data, n: int, batch: int, compile_: bool) -> list[Candidate]:
+def _timed(loop: Callable[[], None]) -> Callable[[], float]:
+    def epoch() -> float:
+        start = time.perf_counter()
+        loop()
+        return time.perf_counter() - start
+    return epoch
+
+
+# --- loops -------------------------------------------------------------------------
+
+def _torch_loops(data, n: int, batch: int) -> list[Candidate]:
     import torch
     import torch.nn.functional as F
 
@@ -38,48 +58,28 @@ def _torch_candidates(data, n: int, batch: int, compile_: bool) -> list[Candidat
     from tfpt.models.torch import MnistCNN
     from tfpt.train import torch as ttrain
 
-    def loaders():
-        return (tdata.loader(data, batch_size=batch, limit=n, drop_last=True),
-                tdata.loader(data, split="test", batch_size=batch, limit=batch))
-
     def tfpt_loop():
-        model, (train, val) = MnistCNN(), loaders()
+        model, train = MnistCNN(), tdata.loader(data, batch_size=batch, limit=n, drop_last=True)
         opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-        from tfpt.train.history import History
-        history = History()
+        return _timed(lambda: ttrain.train_epoch(model, train, opt))
 
-        def epoch():
-            ttrain.fit(model, train, val, history.epochs + 1, opt, device="cpu",
-                       progress=False, history=history)
-            return history.seconds[-1]
-        return epoch
+    def minimal():
+        model, train = MnistCNN(), tdata.loader(data, batch_size=batch, limit=n, drop_last=True)
+        opt = torch.optim.Adam(model.parameters(), lr=1e-3)
 
-    def minimal(compiled: bool):
-        def make():
-            model, (train, _) = MnistCNN(), loaders()
-            opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-            step_model = torch.compile(model) if compiled else model
+        def loop():
+            model.train()
+            for x, y in train:
+                opt.zero_grad()
+                F.cross_entropy(model(x), y).backward()
+                opt.step()
+        return _timed(loop)
 
-            def epoch():
-                start = time.perf_counter()
-                model.train()
-                for x, y in train:
-                    opt.zero_grad()
-                    loss = F.cross_entropy(step_model(x), y)
-                    loss.backward()
-                    opt.step()
-                return time.perf_counter() - start
-            return epoch
-        return make
-
-    found = [Candidate("torch: tfpt.train.torch.fit", "torch", False, tfpt_loop),
-             Candidate("torch: minimal eager loop", "torch", True, minimal(False))]
-    if compile_:
-        found.append(Candidate("torch: minimal loop + torch.compile", "torch", True, minimal(True)))
-    return found
+    return [Candidate("torch: tfpt.train.torch.train_epoch", "torch", "loops", False, tfpt_loop, n),
+            Candidate("torch: minimal eager loop", "torch", "loops", True, minimal, n)]
 
 
-def _tf_candidates(data, n: int, batch: int, xla: bool) -> list[Candidate]:
+def _tf_loops(data, n: int, batch: int) -> list[Candidate]:
     import keras
     import tensorflow as tf
 
@@ -88,117 +88,223 @@ def _tf_candidates(data, n: int, batch: int, xla: bool) -> list[Candidate]:
     from tfpt.train import keras as ktrain
     from tfpt.train.history import History
 
-    def datasets():
-        return (fdata.loader(data, batch_size=batch, limit=n, drop_last=True),
-                fdata.loader(data, split="test", batch_size=batch, limit=batch))
+    def dataset():
+        return fdata.loader(data, batch_size=batch, limit=n, drop_last=True)
 
-    def tfpt_loop(fit_fn, jit: bool = False):
-        def make():
-            model, (train, val), history = MnistCNN(), datasets(), History()
-            opt = keras.optimizers.Adam(1e-3)
+    def tfpt_custom():
+        model, train, opt = MnistCNN(), dataset(), keras.optimizers.Adam(1e-3)
+        step, metrics = ktrain.make_train_step(model, opt)
+        return _timed(lambda: ktrain.train_epoch(step, metrics, train, opt))
 
-            def epoch():
-                fit_fn(model, train, val, history.epochs + 1, opt, progress=False,
-                       jit_compile=jit, history=history)
-                return history.seconds[-1]
-            return epoch
-        return make
-
-    def keras_fit():
-        model, (train, _) = MnistCNN(), datasets()
-        model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=ktrain.LOSS,
-                      metrics=["accuracy"], jit_compile=False)
+    def tfpt_fit():
+        model, train, history = MnistCNN(), dataset(), History()
+        opt = keras.optimizers.Adam(1e-3)
+        val = fdata.loader(data, "val", batch_size=batch, limit=batch)
 
         def epoch():
-            start = time.perf_counter()
-            model.fit(train, epochs=1, shuffle=False, verbose=0)
-            return time.perf_counter() - start
+            ktrain.fit(model, train, val, history.epochs + 1, opt, progress=False,
+                       history=history)
+            return history.seconds[-1]
         return epoch
 
-    def eager_loop(graph: bool):
+    def keras_fit():
+        model, train = MnistCNN(), dataset()
+        model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=ktrain.LOSS,
+                      metrics=["accuracy"], jit_compile=False)
+        return _timed(lambda: model.fit(train, epochs=1, shuffle=False, verbose=0))
+
+    def minimal(graph: bool):
         def make():
-            model, (train, _) = MnistCNN(), datasets()
-            opt = keras.optimizers.Adam(1e-3)
+            model, train, opt = MnistCNN(), dataset(), keras.optimizers.Adam(1e-3)
 
             def step(x, y):
                 with tf.GradientTape() as tape:
                     loss = ktrain.LOSS(y, model(x, training=True))
                 grads = tape.gradient(loss, model.trainable_variables)
                 opt.apply_gradients(zip(grads, model.trainable_variables))
-                return loss
             run = tf.function(step) if graph else step
 
-            def epoch():
-                start = time.perf_counter()
+            def loop():
                 for x, y in train:
                     run(x, y)
-                return time.perf_counter() - start
-            return epoch
+            return _timed(loop)
         return make
 
-    found = [Candidate("tf: tfpt.train.keras.fit_custom", "tf", False, tfpt_loop(ktrain.fit_custom)),
-             Candidate("tf: tfpt.train.keras.fit", "tf", False, tfpt_loop(ktrain.fit)),
-             Candidate("tf: plain Keras fit", "tf", True, keras_fit),
-             Candidate("tf: minimal tf.function loop", "tf", True, eager_loop(True)),
-             Candidate("tf: eager loop (no tf.function)", "tf", True, eager_loop(False))]
+    return [Candidate("tf: tfpt.train.keras.train_epoch", "tf", "loops", False, tfpt_custom, n),
+            Candidate("tf: tfpt.train.keras.fit", "tf", "loops", False, tfpt_fit, n),
+            Candidate("tf: plain Keras fit", "tf", "loops", True, keras_fit, n),
+            Candidate("tf: minimal tf.function loop", "tf", "loops", True, minimal(True), n),
+            Candidate("tf: eager loop (no tf.function)", "tf", "loops", True, minimal(False), n)]
+
+
+# --- modes -------------------------------------------------------------------------
+
+def _batches(data, steps: int, batch: int) -> tuple[np.ndarray, np.ndarray]:
+    """``steps`` standardized NHWC batches, drawn once (the pipeline is not timed here)."""
+    x, y = data.arrays("train", steps * batch)
+    x = ((x / 255.0 - np.array(data.spec.mean)) / np.array(data.spec.std)).astype(np.float32)
+    return x.reshape(steps, batch, *x.shape[1:]), y.reshape(steps, batch)
+
+
+def _torch_modes(name: str, model_kwargs: dict, x: np.ndarray, y: np.ndarray,
+                 compile_: bool) -> list[Candidate]:
+    import torch
+    import torch.nn.functional as F
+
+    from tfpt.models import build
+
+    xs = torch.from_numpy(x.transpose(0, 1, 4, 2, 3).copy())  # steps, batch, C, H, W
+    ys = torch.from_numpy(y)
+
+    def make(compiled: bool):
+        def build_epoch():
+            model = build("torch", name, **model_kwargs)
+            opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+
+            def step(xb, yb):
+                opt.zero_grad()
+                F.cross_entropy(model(xb), yb).backward()
+                opt.step()
+            run = torch.compile(step) if compiled else step
+
+            def loop():
+                model.train()
+                for xb, yb in zip(xs, ys):
+                    run(xb, yb)
+            return _timed(loop)
+        return build_epoch
+
+    n = x.shape[0] * x.shape[1]
+    found = [Candidate(f"torch {name}: eager", "torch", "modes", True, make(False), n)]
+    if compile_:
+        found.append(Candidate(f"torch {name}: torch.compile", "torch", "modes", False,
+                               make(True), n))
+    return found
+
+
+def _tf_modes(name: str, model_kwargs: dict, x: np.ndarray, y: np.ndarray,
+              xla: bool) -> list[Candidate]:
+    import keras
+    import tensorflow as tf
+
+    from tfpt.models import build
+    from tfpt.train.keras import LOSS
+
+    xs, ys = tf.constant(x), tf.constant(y)
+
+    def make(mode: str):
+        def build_epoch():
+            model, opt = build("keras", name, **model_kwargs), keras.optimizers.Adam(1e-3)
+
+            def step(xb, yb):
+                with tf.GradientTape() as tape:
+                    loss = LOSS(yb, model(xb, training=True))
+                grads = tape.gradient(loss, model.trainable_variables)
+                opt.apply_gradients(zip(grads, model.trainable_variables))
+            run = step if mode == "eager" else tf.function(step, jit_compile=mode == "xla")
+
+            def loop():
+                for i in range(xs.shape[0]):
+                    run(xs[i], ys[i])
+            return _timed(loop)
+        return build_epoch
+
+    n = x.shape[0] * x.shape[1]
+    found = [Candidate(f"tf {name}: eager", "tf", "modes", True, make("eager"), n),
+             Candidate(f"tf {name}: tf.function", "tf", "modes", False, make("graph"), n)]
     if xla:
-        found.append(Candidate("tf: fit_custom, jit_compile=True", "tf", False,
-                               tfpt_loop(ktrain.fit_custom, jit=True)))
+        found.append(Candidate(f"tf {name}: tf.function + XLA", "tf", "modes", False,
+                               make("xla"), n))
+    return found
+
+
+# --- running -----------------------------------------------------------------------
+
+def _load(name: str):
+    from tfpt import data as tdata
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", tdata.SampleDataWarning)
+        return tdata.load(name)
+
+
+def candidates(sections: tuple[str, ...], steps: int, batch_size: int, compile_: bool,
+               xla: bool, frameworks: tuple[str, ...], width: int) -> list[Candidate]:
+    """Every candidate of the chosen sections and frameworks, not yet built."""
+    from tfpt.app import UsageError
+
+    found: list[Candidate] = []
+    mnist = _load("mnist")
+    n = steps * batch_size
+    if n > len(mnist.arrays("train")[1]):
+        raise UsageError(f"{steps} steps of {batch_size} need {n:,} training images; the data "
+                         f"has {len(mnist.arrays('train')[1]):,}: use fewer --steps")
+    if "loops" in sections:
+        found += _torch_loops(mnist, n, batch_size) if "torch" in frameworks else []
+        found += _tf_loops(mnist, n, batch_size) if "tf" in frameworks else []
+    if "modes" in sections:
+        cifar = _load("cifar10")
+        for name, ds, kwargs in (("MnistCNN", mnist, {}), ("FastResNet", cifar, {"width": width})):
+            if n > len(ds.arrays("train")[1]):
+                raise UsageError(f"{n:,} images per epoch; {ds.spec.title} has "
+                                 f"{len(ds.arrays('train')[1]):,}: use fewer --steps")
+            x, y = _batches(ds, steps, batch_size)
+            found += _torch_modes(name, kwargs, x, y, compile_) if "torch" in frameworks else []
+            found += _tf_modes(name, kwargs, x, y, xla) if "tf" in frameworks else []
+    if "loader" in sections:
+        from tfpt.bench_loader import loader_candidates
+
+        found += loader_candidates(frameworks, batch_size, steps)
     return found
 
 
 def run(steps: int = 50, batch_size: int = 128, repeats: int = 3, compile_: bool = False,
-        xla: bool = False, frameworks: tuple[str, ...] = ("torch", "tf")) -> dict:
+        xla: bool = False, frameworks: tuple[str, ...] = ("torch", "tf"),
+        sections: tuple[str, ...] = ("loops",), width: int = 16) -> dict:
     """Measure every candidate; returns a JSON-ready dict of images/s."""
-    from tfpt import data as tdata
-
-    import warnings
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", tdata.SampleDataWarning)
-        mnist = tdata.load("mnist")
-    n = steps * batch_size
-    if n > len(mnist.x_train):
-        raise ValueError(f"{steps} steps of {batch_size} need {n} images; the data has "
-                         f"{len(mnist.x_train)}: use fewer --steps")
-    candidates = []
-    if "torch" in frameworks:
-        candidates += _torch_candidates(mnist, n, batch_size, compile_)
-    if "tf" in frameworks:
-        candidates += _tf_candidates(mnist, n, batch_size, xla)
-    epochs = {c.name: c.make() for c in candidates}
-    for c in candidates:  # warm-up: tracing, compilation, first allocations
-        epochs[c.name]()
+    found = candidates(sections, steps, batch_size, compile_, xla, frameworks, width)
+    epochs = {}
+    for c in found:  # build, then one warm-up epoch: tracing, compilation, first allocations
+        epochs[c.name] = c.make()
+        c.first_seconds = epochs[c.name]()
     for _ in range(repeats):  # interleaved
-        for c in candidates:
+        for c in found:
             c.seconds.append(epochs[c.name]())
-    return _results(candidates, n, steps, batch_size, repeats)
+    return _results(found, steps, batch_size, repeats, width)
 
 
-def _results(candidates, n, steps, batch_size, repeats) -> dict:
-    import os
-
+def _results(found: list[Candidate], steps, batch_size, repeats, width) -> dict:
     rows = []
-    for c in candidates:
-        rate = n / min(c.seconds)
-        rows.append({"name": c.name, "framework": c.framework, "baseline": c.baseline,
-                     "images_per_s": rate, "epoch_seconds": c.seconds})
+    for c in found:
+        best = min(c.seconds)
+        rows.append({"name": c.name, "framework": c.framework, "section": c.section,
+                     "baseline": c.baseline, "images_per_s": c.images / best,
+                     "first_epoch_seconds": c.first_seconds,
+                     "compile_seconds": max(c.first_seconds - best, 0.0),
+                     "epoch_seconds": c.seconds})
     for row in rows:
-        best = max((r["images_per_s"] for r in rows
-                    if r["framework"] == row["framework"] and r["baseline"]), default=np.nan)
-        row["vs_best_baseline"] = row["images_per_s"] / best
-    return {"model": "MnistCNN", "steps": steps, "batch_size": batch_size, "repeats": repeats,
-            "images_per_epoch": n, "cpus": os.cpu_count(), "machine": platform.machine(),
-            "results": rows}
+        group = row["name"].split(":")[0]  # e.g. "torch", "tf FastResNet"
+        refs = [r["images_per_s"] for r in rows if r["baseline"] and r["section"] == row["section"]
+                and r["name"].split(":")[0] == group]
+        row["vs_baseline"] = row["images_per_s"] / max(refs) if refs else float("nan")
+    return {"steps": steps, "batch_size": batch_size, "repeats": repeats, "width": width,
+            "cpus": os.cpu_count(), "machine": platform.machine(), "results": rows}
 
 
 def table(report: dict) -> str:
-    lines = [f"{'candidate':<40} {'images/s':>9} {'vs best baseline':>17}"]
-    for r in report["results"]:
-        tag = " (baseline)" if r["baseline"] else ""
-        lines.append(f"{r['name'] + tag:<40} {r['images_per_s']:>9,.0f} {r['vs_best_baseline']:>16.2f}x")
-    lines.append(f"MnistCNN, batch {report['batch_size']}, {report['steps']} steps per epoch, "
-                 f"best of {report['repeats']} interleaved epochs after a warm-up, "
-                 f"{report['cpus']} CPUs")
+    lines = []
+    for section in SECTIONS:
+        rows = [r for r in report["results"] if r["section"] == section]
+        if not rows:
+            continue
+        lines.append(f"{section:<44} {'images/s':>10} {'vs baseline':>12} {'1st epoch extra':>16}")
+        for r in rows:
+            tag = " (baseline)" if r["baseline"] else ""
+            lines.append(f"  {r['name'] + tag:<42} {r['images_per_s']:>10,.0f} "
+                         f"{r['vs_baseline']:>11.2f}x {r['compile_seconds']:>14.2f} s")
+    lines.append(f"batch {report['batch_size']}, {report['steps']} steps per epoch, best of "
+                 f"{report['repeats']} interleaved epochs after a warm-up epoch; FastResNet "
+                 f"width {report['width']}; {report['cpus']} CPUs")
     return "\n".join(lines)
 
 

@@ -36,3 +36,21 @@ def data_root() -> Path:
     if _REPO_DATA.parent.joinpath("pyproject.toml").exists():
         return _REPO_DATA
     return Path.home() / ".cache" / "tfpt" / "data"
+
+
+def display_path(path: str | Path) -> str:
+    """``path`` as a learner should see it in output: no machine-specific prefix.
+
+    ``$TFPT_DATA_DIR`` when it is that folder, relative to the current folder or to
+    the repository when inside them, ``~/...`` under the home folder, else as is.
+    """
+    path = Path(path).expanduser().resolve()
+    override = os.environ.get(DATA_ENV)
+    if override and path == Path(override).expanduser().resolve():
+        return f"${DATA_ENV}"
+    for base in (Path.cwd(), _REPO_DATA.parent):
+        if path.is_relative_to(base):
+            return str(path.relative_to(base)) or "."
+    if path.is_relative_to(Path.home()):
+        return "~/" + str(path.relative_to(Path.home()))
+    return str(path)

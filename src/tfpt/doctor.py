@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
-import os
 import platform
 import sys
 from dataclasses import dataclass, field
@@ -70,8 +69,9 @@ def _data(report: Report) -> None:
     from tfpt import data
 
     root = config.data_root()
-    source = f"({config.DATA_ENV})" if os.environ.get(config.DATA_ENV) else "(default)"
-    report.add("data", "root", f"{root} {source}")
+    shown = config.display_path(root)
+    where = f"(…/{root.parent.name}/{root.name})" if shown.startswith("$") else "(default)"
+    report.add("data", "root", f"{shown} {where}")
     for name in data.DATASETS:
         try:
             report.add("data", name, data.status(name, root))

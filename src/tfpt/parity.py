@@ -1,8 +1,9 @@
 """Prove that two frameworks computed the same numbers, with a one-line verdict.
 
-``assert_close(tf_value, torch_value)`` accepts TF tensors, torch tensors, Keras
-variables or NumPy arrays, prints a verdict a notebook can show, and raises an
-``AssertionError`` carrying the same line when the values differ.
+Built in notebook 01 from ``np.testing.assert_allclose``. ``assert_close(tf_value,
+torch_value)`` accepts TF tensors, torch tensors, Keras variables or NumPy arrays,
+prints one verdict line (largest differences, shape, dtypes, tolerance), and raises
+an ``AssertionError`` carrying the same line when the values differ.
 """
 
 from __future__ import annotations
@@ -64,18 +65,21 @@ def compare(a, b, rtol: float = 1e-5, atol: float = 1e-5, name: str = "") -> Ver
 
 
 def assert_close(a, b, rtol: float = 1e-5, atol: float = 1e-5, name: str = "",
-                 quiet: bool = False) -> Verdict:
-    """Print the verdict of :func:`compare` and raise ``AssertionError`` with it on failure."""
+                 quiet: bool = False) -> None:
+    """Print the verdict of :func:`compare` and raise ``AssertionError`` with it on failure.
+
+    Returns nothing, so a notebook shows the verdict once (use :func:`compare` to
+    keep the :class:`Verdict`).
+    """
     verdict = compare(a, b, rtol=rtol, atol=atol, name=name)
     if not quiet:
         print(verdict)
     if not verdict.passed:
         raise AssertionError(str(verdict))
-    return verdict
 
 
 def assert_grads_close(grads_a: dict, grads_b: dict, rel: float = 1e-4, name: str = "gradients",
-                       quiet: bool = False) -> Verdict:
+                       quiet: bool = False) -> None:
     """Compare two ``{name: gradient}`` dicts, each within ``rel`` of its own largest magnitude.
 
     A relative-to-max tolerance, because gradients near zero have no meaningful
@@ -98,4 +102,3 @@ def assert_grads_close(grads_a: dict, grads_b: dict, rel: float = 1e-4, name: st
         print(summary)
     if failed:
         raise AssertionError(str(summary))
-    return summary

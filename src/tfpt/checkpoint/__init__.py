@@ -1,10 +1,18 @@
 """Checkpoints for both frameworks: atomic writes, format detection, clear errors.
 
-``tfpt.checkpoint.torch`` saves a state dict with metadata and loads it with
-``torch.load(weights_only=True)`` onto whatever device is local;
-``tfpt.checkpoint.keras`` saves ``.keras`` (whole model) or ``.weights.h5`` files and
-loads with safe mode on. Both write to a temporary file first and rename it into
-place, so an interrupted save never leaves a half-written checkpoint behind.
+Built on the raw calls of notebook 05. Both twins have the same surface:
+``save(path, model, optimizer=None, **extra)`` and ``load(path, model=None,
+optimizer=None, device=None) -> Loaded``.
+
+- ``tfpt.checkpoint.torch`` saves a state dict with metadata and loads it with
+  ``torch.load(weights_only=True)`` onto the local device; a twin model is rebuilt
+  from the spec stored beside its weights.
+- ``tfpt.checkpoint.keras`` saves ``.keras`` (architecture, weights, optimizer; our
+  metadata as one more JSON member of the zip) or ``.weights.h5`` files, and loads
+  with safe mode on.
+
+Both write to a temporary file first and rename it into place, so an interrupted
+save never leaves a half-written checkpoint behind.
 """
 
 from __future__ import annotations
@@ -15,13 +23,25 @@ import shutil
 import tempfile
 import zipfile
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 FORMAT = "tfpt-checkpoint"
 
 
 class CheckpointError(ValueError):
     """A checkpoint cannot be used: missing, truncated, other framework or other model."""
+
+
+@dataclass
+class Loaded:
+    """What ``load`` gives back, in both frameworks."""
+
+    model: Any  # the model with its weights restored
+    optimizer: Any | None  # the optimizer with its state restored, if there was one
+    extra: dict = field(default_factory=dict)  # what save(**extra) stored: epoch, history, ...
+    info: dict = field(default_factory=dict)  # framework, model spec, versions, trained_on
 
 
 @contextlib.contextmanager

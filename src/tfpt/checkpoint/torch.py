@@ -1,4 +1,9 @@
-"""PyTorch checkpoints: state dicts plus metadata, loaded safely onto the local device."""
+"""PyTorch checkpoints: state dicts plus metadata, loaded safely onto the local device.
+
+Notebook 05 first does it by hand: ``torch.save(model.state_dict(), path)``, then
+``model.load_state_dict(torch.load(path, weights_only=True, map_location=...))``.
+This adds the optimizer, metadata, checks and an atomic write.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from tfpt.checkpoint import FORMAT, CheckpointError, atomic_path, expect
+from tfpt.checkpoint import FORMAT, CheckpointError, Loaded, atomic_path, expect
 from tfpt.models import spec_of
 
 
@@ -18,8 +23,8 @@ def save(path: str | Path, model: nn.Module, optimizer: torch.optim.Optimizer | 
          **extra: Any) -> Path:
     """Write model (and optimizer) state with metadata, atomically.
 
-    ``extra`` goes into the checkpoint as is (epoch, metrics, scheduler or RNG state):
-    plain Python values and tensors only, so it loads with ``weights_only=True``.
+    ``extra`` is stored as is (epoch, history, scheduler or RNG state): plain Python
+    values and tensors only, so that it loads with ``weights_only=True``.
     """
     device = next(model.parameters()).device
     checkpoint = {
@@ -31,7 +36,7 @@ def save(path: str | Path, model: nn.Module, optimizer: torch.optim.Optimizer | 
         "versions": {"torch": str(torch.__version__), "python": platform.python_version()},
         "trained_on": str(device) + (f" ({torch.cuda.get_device_name(device)})"
                                      if device.type == "cuda" else ""),
-        **extra,
+        "extra": extra,
     }
     with atomic_path(path) as tmp:
         torch.save(checkpoint, tmp)
@@ -40,27 +45,43 @@ def save(path: str | Path, model: nn.Module, optimizer: torch.optim.Optimizer | 
 
 def load(path: str | Path, model: nn.Module | None = None,
          optimizer: torch.optim.Optimizer | None = None,
-         map_location: str | torch.device | None = None) -> dict[str, Any]:
-    """Read a checkpoint with ``weights_only=True`` onto ``map_location`` (default: CPU).
+         device: str | torch.device | None = None) -> Loaded:
+    """Read a checkpoint with ``weights_only=True`` onto ``device`` (default: the CPU).
 
-    With ``model`` (and ``optimizer``), their state is restored after checking that
-    the checkpoint was written for the same architecture. Returns the checkpoint dict.
+    Without ``model``, a tfpt twin model is rebuilt from the spec saved with it.
+    The weights (and the optimizer's state, if ``optimizer`` is given) are restored
+    after checking that the checkpoint was written for the same architecture.
     """
     expect(path, "torch")
     try:
-        checkpoint = torch.load(path, map_location=map_location or "cpu", weights_only=True)
+        checkpoint = torch.load(path, map_location=device or "cpu", weights_only=True)
     except (RuntimeError, EOFError, OSError, pickle.UnpicklingError) as err:
         raise CheckpointError(f"{path} cannot be read ({err}); it may be truncated") from err
     if not isinstance(checkpoint, dict) or checkpoint.get("format") != FORMAT:
         raise CheckpointError(f"{path} is a PyTorch file but not a tfpt checkpoint")
-    if model is not None:
-        _check_model(path, checkpoint, model)
-        model.load_state_dict(checkpoint["model_state"])
+    if model is None:
+        model = _rebuild(path, checkpoint.get("model") or {})
+    _check_model(path, checkpoint, model)
+    model.load_state_dict(checkpoint["model_state"])
+    if device is not None:
+        model.to(device)
     if optimizer is not None:
         if checkpoint.get("optimizer_state") is None:
             raise CheckpointError(f"{path} has no optimizer state to resume from")
         optimizer.load_state_dict(checkpoint["optimizer_state"])
-    return checkpoint
+    info = {k: v for k, v in checkpoint.items()
+            if k not in ("model_state", "optimizer_state", "extra")}
+    return Loaded(model, optimizer, checkpoint.get("extra", {}), info)
+
+
+def _rebuild(path, spec: dict) -> nn.Module:
+    if not spec:
+        raise CheckpointError(f"{path} holds the weights of a model tfpt cannot rebuild: "
+                              "build the model first and pass it to load()")
+    from tfpt.models import build
+
+    kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in spec["kwargs"].items()}
+    return build("torch", spec["name"], **kwargs)
 
 
 def _check_model(path, checkpoint: dict, model: nn.Module) -> None:
@@ -70,8 +91,7 @@ def _check_model(path, checkpoint: dict, model: nn.Module) -> None:
             f"{path} holds {saved['name']}({_args(saved)}) but the model is "
             f"{current['name']}({_args(current)}); build the same model to load it")
     state = checkpoint["model_state"]
-    mine = model.state_dict()
-    for key, tensor in mine.items():
+    for key, tensor in model.state_dict().items():
         if key not in state or tuple(state[key].shape) != tuple(tensor.shape):
             got = tuple(state[key].shape) if key in state else "missing"
             raise CheckpointError(f"{path} does not fit this model: '{key}' is {got} in the "

@@ -19,18 +19,20 @@ from pathlib import Path
 
 import numpy as np
 
-from tfpt.config import DATA_ENV, data_root
+from tfpt.config import DATA_ENV, data_root, display_path
 from tfpt.data.catalog import DATASETS, DatasetSpec, UnknownDatasetError, get_spec
 from tfpt.data.fetch import DownloadError, download
-from tfpt.data.order import epoch_order
+from tfpt.data.order import epoch_order, validation_split
 from tfpt.data.readers import READERS, DataFormatError, read_cifar10_classes
 from tfpt.data.verify import MANIFEST, ChecksumError, check_file, read_manifest
 
 __all__ = [
     "DATASETS", "ChecksumError", "DataFormatError", "DownloadError", "ImageData",
     "MissingDataError", "SampleDataWarning", "UnknownDatasetError", "epoch_order",
-    "get_spec", "load", "status",
+    "get_spec", "load", "status", "validation_split",
 ]
+
+SPLITS = ("train", "val", "test")
 
 
 class MissingDataError(FileNotFoundError):
@@ -63,18 +65,25 @@ class ImageData:
         return "SAMPLE" if self.is_sample else "full"
 
     def arrays(self, split: str, limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """The (images, labels) of ``split`` ('train' or 'test'), cut to the first ``limit``."""
-        if split not in ("train", "test"):
-            raise ValueError(f"unknown split {split!r}: use 'train' or 'test'")
-        x, y = (self.x_train, self.y_train) if split == "train" else (self.x_test, self.y_test)
-        return x[:limit], y[:limit]
+        """The (images, labels) of ``split``, cut to the first ``limit``.
+
+        'train' and 'val' split the training images with :func:`validation_split`
+        (90% / 10%, the same images every time); 'test' is the official test set.
+        """
+        if split == "test":
+            return self.x_test[:limit], self.y_test[:limit]
+        if split not in SPLITS:
+            raise ValueError(f"unknown split {split!r}: use one of {', '.join(SPLITS)}")
+        train, val = validation_split(len(self.y_train))
+        index = (train if split == "train" else val)[:limit]
+        return self.x_train[index], self.y_train[index]
 
     def describe(self) -> str:
         """One line: which data this is, how many images, and whether it was verified."""
         check = f"verified against {MANIFEST}" if self.verified else "no SHA256SUMS, not verified"
         what = "offline SAMPLE of the official set" if self.is_sample else "full official dataset"
         return (f"{self.spec.title}: {what}, {len(self.x_train):,} train / {len(self.x_test):,} "
-                f"test images from {self.root} ({check})")
+                f"test images from {display_path(self.root)} ({check})")
 
     def __repr__(self) -> str:
         return f"<ImageData {self.describe()}>"
@@ -129,12 +138,12 @@ def load(name: str, root: str | Path | None = None, download_missing: bool = Tru
     classes = read_cifar10_classes(folder) if spec.name == "cifar10" else spec.classes
     data = ImageData(spec, x_train, y_train, x_test, y_test, classes, root, verified)
     if data.is_sample:
-        warnings.warn(
+        # warn_explicit: the notice names tfpt.data.load, not a temporary file of the caller.
+        warnings.warn_explicit(
             f"using an offline SAMPLE of {spec.title}: {len(x_train):,} of {spec.full_train:,} "
-            f"training and {len(x_test):,} of {spec.full_test:,} test images ({root})",
-            SampleDataWarning,
-            stacklevel=2,
-        )
+            f"training and {len(x_test):,} of {spec.full_test:,} test images "
+            f"({display_path(root)})",
+            SampleDataWarning, filename="tfpt.data.load", lineno=0, module="tfpt.data")
     return data
 
 

@@ -1,8 +1,29 @@
-"""The batch order both frameworks share: one permutation per (seed, epoch)."""
+"""Index bookkeeping both frameworks share: the validation split and the batch order.
+
+Built in view in the notebooks: ``epoch_order`` in 00 and 04, ``validation_split`` in 04.
+"""
 
 from __future__ import annotations
 
 import numpy as np
+
+VAL_FRACTION = 0.1  # share of the training images held out for validation
+VAL_SEED = 0  # fixed, so every run (and both frameworks) holds out the same images
+
+
+def validation_split(n: int, fraction: float = VAL_FRACTION, seed: int = VAL_SEED,
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """Indices ``(train, val)`` of ``0..n-1``: a fixed, seeded ``fraction`` held out for validation.
+
+    Early stopping, keep-best and learning curves look at the validation images;
+    the test set stays untouched until the single evaluation at the end.
+    """
+    if not 0.0 <= fraction < 1.0:
+        raise ValueError(f"validation fraction must be in [0, 1), got {fraction}")
+    held_out = np.random.default_rng(seed).permutation(n)[:round(n * fraction)]
+    is_val = np.zeros(n, dtype=bool)
+    is_val[held_out] = True
+    return np.flatnonzero(~is_val), np.flatnonzero(is_val)
 
 
 def epoch_order(n: int, seed: int | None, epoch: int) -> np.ndarray:

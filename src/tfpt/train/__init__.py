@@ -1,12 +1,13 @@
-"""Training loops with one History shape for both frameworks.
+"""Training loops with one History shape for both frameworks, built in notebook 04.
 
-- ``tfpt.train.torch.fit``: the explicit PyTorch loop, written to be read.
-- ``tfpt.train.keras.fit``: Keras ``compile`` + ``fit`` with callbacks.
-- ``tfpt.train.keras.fit_custom``: a ``GradientTape`` loop inside ``tf.function``.
+- ``tfpt.train.torch``: ``train_epoch`` + ``evaluate`` + a thin ``fit``.
+- ``tfpt.train.keras``: ``fit`` (Keras ``compile`` + ``fit`` with callbacks) and
+  ``fit_custom`` (``make_train_step`` + ``train_epoch`` + ``evaluate``: a
+  ``GradientTape`` loop inside ``tf.function``).
 
-All three return a :class:`History` (``loss``, ``accuracy``, ``val_loss``,
-``val_accuracy``, ``lr`` per epoch), use the same one-cycle learning-rate schedule,
-early stopping and keep-best checkpoint, and write the same TensorBoard tags.
+All return a :class:`History` (``loss``, ``accuracy``, ``val_loss``,
+``val_accuracy``, ``lr``, ``seconds`` per epoch), validate on the validation split,
+keep the best epoch on it, and write the same TensorBoard tags.
 """
 
 from tfpt.train.history import History, plot_history

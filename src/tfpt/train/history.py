@@ -35,6 +35,14 @@ class History:
     def last(self) -> dict[str, float]:
         return {key: getattr(self, key)[-1] for key in KEYS} if self.epochs else {}
 
+    def line(self, total: int | None = None) -> str:
+        """The one line both frameworks print after each epoch."""
+        m = self.last()
+        of = f"/{total}" if total else ""
+        return (f"epoch {self.epochs}{of}: loss {m['loss']:.4f} acc {m['accuracy']:.4f} "
+                f"val_loss {m['val_loss']:.4f} val_acc {m['val_accuracy']:.4f} "
+                f"lr {m['lr']:.2e} ({m['seconds']:.1f} s)")
+
     def to_dict(self) -> dict:
         return asdict(self)
 

@@ -1,6 +1,8 @@
 """The one-cycle cosine learning-rate schedule, as a plain function of the step.
 
-Both frameworks call the same object, so their learning rates agree to the last bit.
+Built in notebook 04, where it is checked against PyTorch's own ``OneCycleLR``.
+PyTorch code uses that scheduler; Keras code calls this function from a callback
+(``fit``) or before each step (a custom loop), so both frameworks get the same rates.
 """
 
 from __future__ import annotations
@@ -12,8 +14,8 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class OneCycle:
     """Cosine warm-up from ``max_lr/div`` to ``max_lr``, then cosine decay to
-    ``max_lr/div/final_div``: the same numbers as PyTorch's ``OneCycleLR`` (Smith &
-    Topin, 2017) with its defaults, written once so a Keras callback can use it too.
+    ``max_lr/div/final_div``: PyTorch's ``OneCycleLR(cycle_momentum=False)`` (Smith &
+    Topin, 2017) with its defaults, as a function a Keras callback can call.
     """
 
     max_lr: float
