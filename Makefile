@@ -12,7 +12,9 @@ export TF_CPP_MIN_LOG_LEVEL ?= 3
 NBVAL := --nbval-lax --nbval-current-env --nbval-cell-timeout=600 \
          --nbval-sanitize-with tests/nbval_sanitize.cfg
 
-.PHONY: setup lab test run doctor clean
+NB ?= $(wildcard notebooks/[0-9][0-9]_*.ipynb)
+
+.PHONY: setup lab test run notebooks doctor clean
 
 setup: $(STAMP)
 
@@ -33,6 +35,11 @@ test: setup
 
 run: setup
 	$(BIN)/python scripts/run_series.py
+
+# Re-execute notebooks in full mode and write their outputs back, for a commit:
+# `make notebooks NB=notebooks/04_mnist.ipynb` (default: all of them).
+notebooks: setup
+	env -u TFPT_QUICK $(BIN)/python scripts/run_series.py --inplace $(NB)
 
 doctor: setup
 	$(BIN)/python -m tfpt doctor

@@ -1,11 +1,22 @@
-"""Execute every notebook headless into build/ (executed .ipynb + HTML), timing each.
+"""Execute the notebooks headless, time each one, and check their outputs are clean.
 
-`make run` calls this; instructors use it to check a machine before a workshop.
-Honours TFPT_QUICK and TFPT_DATA_DIR like the notebooks themselves.
+    python scripts/run_series.py                       # `make run`: every notebook -> build/
+    python scripts/run_series.py --inplace NB.ipynb    # `make notebooks`: re-execute for a commit
+
+``make run`` writes executed copies and HTML into ``build/`` (the notebooks in
+``notebooks/`` stay as they are) and prints a timing table. ``--inplace`` writes
+the outputs back into the notebook and stamps it with the mode it ran in; commit
+notebooks from a full-mode run (``TFPT_QUICK`` unset). Both check every result
+with ``nbhygiene`` and record the times in ``docs/timings.json`` (the site's and the
+workshop guide's source). Honours ``TFPT_QUICK`` and ``TFPT_DATA_DIR``.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
+import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -15,34 +26,69 @@ from nbclient import NotebookClient
 from nbconvert import HTMLExporter
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+import nbhygiene  # noqa: E402
+
+TIMINGS = ROOT / "docs" / "timings.json"
 
 
-def run(notebook: Path, out_dir: Path, timeout: int = 1800) -> float:
+def quick() -> bool:
+    return os.environ.get("TFPT_QUICK", "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def execute(notebook: Path, timeout: int = 1800) -> tuple[nbformat.NotebookNode, float]:
     nb = nbformat.read(notebook, as_version=4)
     start = time.perf_counter()
     NotebookClient(nb, timeout=timeout, kernel_name="python3",
                    resources={"metadata": {"path": str(notebook.parent)}}).execute()
-    elapsed = time.perf_counter() - start
-    nbformat.write(nb, out_dir / notebook.name)
-    html, _ = HTMLExporter().from_notebook_node(nb)
-    (out_dir / notebook.with_suffix(".html").name).write_text(html)
-    return elapsed
+    nb.metadata["tfpt"] = {"quick": quick()}
+    return nb, time.perf_counter() - start
 
 
-def main() -> int:
+def record(times: dict[str, float], path: Path = TIMINGS) -> None:
+    """Merge this run's seconds into docs/timings.json under full_s or quick_s."""
+    table = json.loads(path.read_text()) if path.exists() else {}
+    key = "quick_s" if quick() else "full_s"
+    for name, seconds in times.items():
+        table.setdefault(name, {})[key] = round(seconds, 1)
+    path.write_text(json.dumps(dict(sorted(table.items())), indent=2) + "\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("notebooks", nargs="*", type=Path,
+                        help="default: every notebooks/NN_*.ipynb")
+    parser.add_argument("--inplace", action="store_true",
+                        help="write outputs back into the notebooks (for a commit)")
+    parser.add_argument("--timings", type=Path, default=TIMINGS, help="where to record the times")
+    args = parser.parse_args(argv)
+    logging.disable(logging.WARNING)  # the kernel client's connection warnings, not ours
+    notebooks = args.notebooks or sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
     out_dir = ROOT / "build"
     out_dir.mkdir(exist_ok=True)
-    notebooks = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-    failed, total = [], 0.0
-    for nb in notebooks:
+    mode = "quick" if quick() else "full"
+    print(f"{'notebook':<36} {mode + ' mode':>10}  outputs")
+    failed, times = [], {}
+    for path in notebooks:
+        path = path.resolve()
         try:
-            seconds = run(nb, out_dir)
-            total += seconds
-            print(f"{nb.name:<40} {seconds:7.1f} s")
-        except Exception as err:  # keep going: report every broken notebook at once
-            failed.append(nb.name)
-            print(f"{nb.name:<40}  FAILED: {type(err).__name__}: {str(err)[:300]}")
-    print(f"{'total':<40} {total:7.1f} s   -> {out_dir}/")
+            nb, seconds = execute(path)
+        except Exception as err:  # noqa: BLE001 - keep going: report every broken notebook
+            failed.append(path.name)
+            print(f"{path.name:<36} {'FAILED':>10}  {type(err).__name__}: {str(err)[-300:]}")
+            continue
+        target = path if args.inplace else out_dir / path.name
+        nbformat.write(nb, target)
+        if not args.inplace:
+            html, _ = HTMLExporter().from_notebook_node(nb)
+            target.with_suffix(".html").write_text(html)
+        dirty = [p for p in nbhygiene.problems(target) if not (quick() and "full-mode" in p)]
+        times[path.name] = seconds
+        print(f"{path.name:<36} {seconds:>8.1f} s  {'clean' if not dirty else dirty[0]}")
+        failed += [path.name] if dirty else []
+    print(f"{'total':<36} {sum(times.values()):>8.1f} s  -> "
+          f"{'notebooks/' if args.inplace else 'build/'}")
+    record(times, args.timings)
     return 1 if failed else 0
 
 

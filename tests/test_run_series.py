@@ -1,25 +1,80 @@
-"""`make run` executes notebooks headless into build/ and times them."""
+"""`make run` / `make notebooks` execute notebooks headless, time them, and check their outputs."""
 
 from __future__ import annotations
 
 import importlib.util
+import json
+import sys
 from pathlib import Path
 
 import nbformat
+import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "scripts"))
+import nbhygiene  # noqa: E402
+
 spec = importlib.util.spec_from_file_location("run_series", REPO / "scripts" / "run_series.py")
 run_series = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(run_series)
 
 
-def test_run_executes_a_notebook_into_html(tmp_path):
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print(6 * 7)")])
-    source = tmp_path / "01_tiny.ipynb"
-    nbformat.write(nb, source)
-    out = tmp_path / "build"
-    out.mkdir()
-    seconds = run_series.run(source, out, timeout=120)
-    executed = nbformat.read(out / "01_tiny.ipynb", as_version=4)
-    assert executed.cells[0].outputs[0]["text"] == "42\n" and seconds > 0
-    assert "42" in (out / "01_tiny.html").read_text()
+def _notebook(path: Path, *sources: str) -> Path:
+    cells = [nbformat.v4.new_markdown_cell("# A tiny notebook")]
+    cells += [nbformat.v4.new_code_cell(s) for s in sources]
+    nbformat.write(nbformat.v4.new_notebook(cells=cells), path)
+    return path
+
+
+def test_inplace_run_writes_outputs_stamps_the_mode_and_records_the_time(tmp_path, monkeypatch,
+                                                                          capsys):
+    monkeypatch.delenv("TFPT_QUICK", raising=False)
+    source = _notebook(tmp_path / "01_tiny.ipynb", "print(6 * 7)")
+    timings = tmp_path / "timings.json"
+    assert run_series.main(["--inplace", str(source), "--timings", str(timings)]) == 0
+    executed = nbformat.read(source, as_version=4)
+    assert executed.cells[1].outputs[0]["text"] == "42\n"
+    assert executed.metadata["tfpt"] == {"quick": False}
+    assert json.loads(timings.read_text())["01_tiny.ipynb"]["full_s"] > 0
+    assert "01_tiny.ipynb" in capsys.readouterr().out and nbhygiene.problems(source) == []
+
+
+def test_a_dirty_output_fails_the_run(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("TFPT_QUICK", raising=False)
+    source = _notebook(tmp_path / "02_dirty.ipynb", "import os; print(os.getcwd())")
+    assert run_series.main(["--inplace", str(source), "--timings", str(tmp_path / "t.json")]) == 1
+    assert "a machine path" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("output, problem", [
+    ({"output_type": "stream", "name": "stdout", "text": "loaded /home/me/data\n"},
+     "a machine path"),
+    ({"output_type": "stream", "name": "stderr",
+      "text": "I0000 00:00:1795.1 12 cudart_stub.cc:31] Could not find cuda drivers\n"},
+     "TF/absl/CUDA log lines"),
+    ({"output_type": "stream", "name": "stderr", "text": "epoch 1:  40%|████ | 4/10\r"},
+     "stderr progress fragments"),
+    ({"output_type": "stream", "name": "stdout", "text": "\x1b[1mModel\x1b[0m\n"}, "ANSI escapes"),
+    ({"output_type": "stream", "name": "stdout", "text": "PASS x: ok\nPASS x: ok\n"},
+     "printed twice"),
+    ({"output_type": "error", "ename": "ValueError", "evalue": "", "traceback": []},
+     "an error output"),
+    ({"output_type": "stream", "name": "stdout", "text": "trained for 1 epochs\n"}, "'1 epochs'"),
+])
+def test_hygiene_catches_each_kind_of_noise(tmp_path, output, problem):
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x", execution_count=1)])
+    nb.cells[0].outputs = [nbformat.from_dict(output)]
+    nb.metadata["tfpt"] = {"quick": False}
+    path = tmp_path / "nb.ipynb"
+    nbformat.write(nb, path)
+    found = nbhygiene.problems(path)
+    assert any(problem in p for p in found), found
+
+
+def test_hygiene_catches_prose_about_the_machine(tmp_path):
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("On this machine, with 2 CPUs, it takes a minute.")])
+    nb.metadata["tfpt"] = {"quick": False}
+    nbformat.write(nb, tmp_path / "nb.ipynb")
+    found = nbhygiene.problems(tmp_path / "nb.ipynb")
+    assert any("machine it ran on" in p for p in found) and any("CPU count" in p for p in found)

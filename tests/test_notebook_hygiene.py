@@ -1,0 +1,25 @@
+"""Every committed notebook is clean: see scripts/nbhygiene.py for the rules."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "scripts"))
+import nbhygiene  # noqa: E402
+
+NOTEBOOKS = sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+
+def test_the_series_is_there():
+    assert len(NOTEBOOKS) >= 6
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_committed_notebook_is_clean(path):
+    found = nbhygiene.problems(path)
+    assert not found, f"{path.name}: " + "; ".join(found[:10]) + (
+        "\nRe-execute it with `make notebooks NB=notebooks/" + path.name + "` (full mode).")
