@@ -14,13 +14,13 @@ NBVAL := --nbval-lax --nbval-current-env --nbval-cell-timeout=600 \
 
 NB ?= $(wildcard notebooks/[0-9][0-9]_*.ipynb)
 
-.PHONY: setup lab test run notebooks doctor clean
+.PHONY: setup lab test run notebooks student site doctor clean
 
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/python -m pip install --quiet -e ".[test,site]"
 	$(BIN)/python -m ipykernel install --user --name tfpt --display-name "Python (tfpt)" >/dev/null
 	@$(BIN)/python -c "import matplotlib.pyplot"  # build the font cache once, not inside a test
 	@touch $@
@@ -40,6 +40,14 @@ run: setup
 # `make notebooks NB=notebooks/04_mnist.ipynb` (default: all of them).
 notebooks: setup
 	env -u TFPT_QUICK $(BIN)/python scripts/run_series.py --inplace $(NB)
+
+# Instructors: the student edition (solutions stubbed, outputs cleared) in build/student,
+# and the executed series as an offline static site in build/site.
+student: setup
+	$(BIN)/python scripts/build_student.py
+
+site: setup
+	$(BIN)/python scripts/build_site.py
 
 doctor: setup
 	$(BIN)/python -m tfpt doctor

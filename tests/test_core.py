@@ -107,7 +107,8 @@ def _pins(lines):
 
 def test_pyproject_and_environment_pin_the_same_stack():
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
-    pip_pins = _pins(project["dependencies"] + project["optional-dependencies"]["test"])
+    extras = project["optional-dependencies"]
+    pip_pins = _pins(project["dependencies"] + extras["test"] + extras["site"])
     env = (REPO / "environment.yml").read_text()
     conda_pins = _pins(re.findall(r"^\s+- ([\w\-\[\]]+==[\w.]+)$", env, flags=re.M))
     assert pip_pins == conda_pins and "torch==2.14.1" in pip_pins
