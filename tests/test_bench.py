@@ -40,3 +40,11 @@ def test_bench_rejects_an_unknown_section():
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.startswith("tfpt bench: error: --sections: unknown speed")
+
+
+def test_bench_loader_prints_every_input_path(tmp_path):
+    stdout, report = _bench(tmp_path, "--loader")
+    names = [r["name"] for r in report["results"]]
+    assert names == ["torch: per image (DataLoader + transforms)", "torch: batched, data on cpu",
+                     "tf: per image (tf.data map)", "tf: batched, data on cpu (XLA)"]
+    assert all(r["section"] == "loader" and r["images_per_s"] > 0 for r in report["results"])

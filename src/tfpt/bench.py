@@ -297,10 +297,10 @@ def table(report: dict) -> str:
         rows = [r for r in report["results"] if r["section"] == section]
         if not rows:
             continue
-        lines.append(f"{section:<44} {'images/s':>10} {'vs baseline':>12} {'1st epoch extra':>16}")
+        lines.append(f"{section:<56} {'images/s':>10} {'vs baseline':>12} {'1st epoch extra':>16}")
         for r in rows:
             tag = " (baseline)" if r["baseline"] else ""
-            lines.append(f"  {r['name'] + tag:<42} {r['images_per_s']:>10,.0f} "
+            lines.append(f"  {r['name'] + tag:<54} {r['images_per_s']:>10,.0f} "
                          f"{r['vs_baseline']:>11.2f}x {r['compile_seconds']:>14.2f} s")
     lines.append(f"batch {report['batch_size']}, {report['steps']} steps per epoch, best of "
                  f"{report['repeats']} interleaved epochs after a warm-up epoch; FastResNet "

@@ -106,6 +106,14 @@ def build_parser() -> Parser:
     train.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     train.add_argument("--amp", action="store_true",
                        help="mixed precision: float16 on a GPU, bfloat16 on a CPU")
+    train.add_argument("--data-on-device", action="store_true",
+                       help="keep the uint8 data on the device and augment whole batches there")
+    train.add_argument("--channels-last", action="store_true",
+                       help="PyTorch: channels-last memory format for convolutions")
+    train.add_argument("--compile", action="store_true",
+                       help="torch.compile (PyTorch) or XLA, jit_compile=True (TensorFlow)")
+    train.add_argument("--fast", action="store_true",
+                       help="all of --data-on-device --channels-last --amp --compile")
     train.add_argument("--out", default="outputs/run", help="checkpoints, logs and metrics.json")
     train.add_argument("--resume", action="store_true", help="continue from OUT/last.*")
     train.add_argument("--stop-after", type=_positive_int,

@@ -47,6 +47,10 @@ class Config:
     lr: float = 3e-3
     device: str = "auto"
     amp: bool = False
+    data_on_device: bool = False  # the batched input path: uint8 data on the device
+    channels_last: bool = False  # PyTorch: NHWC memory layout for convolutions
+    compile: bool = False  # torch.compile / TensorFlow XLA (jit_compile=True)
+    fast: bool = False  # all four above
     out: str = "outputs/run"
     resume: bool = False
     seed: int = 0
@@ -82,6 +86,10 @@ class Config:
         for parent in out.parents:
             if parent.exists() and not parent.is_dir():
                 raise UsageError(f"--out {self.out}: {parent} is a file, not a folder")
+
+    def __post_init__(self) -> None:
+        if self.fast:
+            self.amp = self.data_on_device = self.channels_last = self.compile = True
 
     def epochs_now(self) -> int:
         return min(self.epochs, self.stop_after or self.epochs)

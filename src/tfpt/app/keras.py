@@ -90,9 +90,12 @@ def _train(cfg: Config) -> dict:
         model.compile(optimizer=optimizer, loss=loop.LOSS)  # a .keras file stores it
     device = model.weights[0].value.device.split("device:")[-1]
     print(f"device: {device}")
-    train_data = data_tf.loader(ds, "train", batch_size=cfg.batch_size, seed=cfg.seed,
-                                limit=cfg.limit, augment=cfg.dataset == "cifar10",
-                                start_epoch=history.epochs)  # continue the data order
+    batches = dict(batch_size=cfg.batch_size, seed=cfg.seed, limit=cfg.limit,
+                   augment=cfg.dataset == "cifar10", start_epoch=history.epochs)  # resume order
+    if cfg.data_on_device:  # one uint8 tensor on the device, whole batches augmented there
+        train_data = data_tf.device_loader(ds, "train", device=cfg.device, **batches)
+    else:
+        train_data = data_tf.loader(ds, "train", **batches)
     val_data = data_tf.loader(ds, "val", batch_size=1000, limit=cfg.val_limit)
     schedule = OneCycle(cfg.lr, cfg.epochs * len(train_data))
     logger = RunLogger("tf", f"{cfg.dataset}_{cfg.model_name()}", out / "runs")
@@ -106,6 +109,7 @@ def _train(cfg: Config) -> dict:
 
     history = loop.fit_custom(model, train_data, val_data, cfg.epochs_now(), optimizer,
                               schedule=schedule, logger=logger, history=history,
+                              jit_compile=cfg.compile,
                               on_epoch_end=save_last, log_every=cfg.log_every)
     logger.close()
     if history.epochs == 0:

@@ -56,9 +56,13 @@ def train(cfg: Config) -> dict:
         print(f"resumed from {last} after epoch {history.epochs}")
     elif cfg.resume:
         print(f"--resume: no {last} yet, starting from scratch")
-    train_data = data_torch.loader(ds, "train", batch_size=cfg.batch_size, seed=cfg.seed,
-                                   limit=cfg.limit, augment=cfg.dataset == "cifar10",
-                                   start_epoch=history.epochs)  # continue the data order
+    batches = dict(batch_size=cfg.batch_size, seed=cfg.seed, limit=cfg.limit,
+                   augment=cfg.dataset == "cifar10", start_epoch=history.epochs)  # resume order
+    if cfg.data_on_device:  # one uint8 tensor on the device, whole batches augmented there
+        train_data = data_torch.device_loader(ds, "train", device=device.device,
+                                              channels_last=cfg.channels_last, **batches)
+    else:
+        train_data = data_torch.loader(ds, "train", **batches)
     schedule = torch.optim.lr_scheduler.OneCycleLR(
         optimizer, max_lr=cfg.lr, total_steps=cfg.epochs * len(train_data), cycle_momentum=False)
     if saved is not None:
@@ -67,6 +71,9 @@ def train(cfg: Config) -> dict:
             group["lr"] = lr  # the constructor reset it; the next step's rate comes back
     val_data = data_torch.loader(ds, "val", batch_size=1000, limit=cfg.val_limit)
     logger = RunLogger("torch", f"{cfg.dataset}_{cfg.model_name()}", out / "runs")
+    if cfg.channels_last:
+        model.to(memory_format=torch.channels_last)
+    runner = torch.compile(model) if cfg.compile else model  # checkpoints keep `model`
 
     def save_last(epoch: int, h: History) -> None:
         ckpt.save(last, model, optimizer, epoch=epoch, history=h.to_dict(), rng=_rng_state(),
@@ -75,7 +82,7 @@ def train(cfg: Config) -> dict:
             with atomic_path(best) as tmp:
                 shutil.copyfile(last, tmp)
 
-    history = loop.fit(model, train_data, val_data, cfg.epochs_now(), optimizer, schedule,
+    history = loop.fit(runner, train_data, val_data, cfg.epochs_now(), optimizer, schedule,
                        device=device.device, logger=logger, amp=cfg.amp, history=history,
                        on_epoch_end=save_last, log_every=cfg.log_every)
     logger.close()
@@ -85,4 +92,5 @@ def train(cfg: Config) -> dict:
     test = loop.evaluate(model, data_torch.loader(ds, "test", batch_size=1000,
                                                   limit=cfg.test_limit), device.device)
     where = str(next(model.parameters()).device)
-    return finish(cfg, history, best_epoch(history), test, len(train_data.dataset), where)
+    images = len(ds.arrays("train", cfg.limit)[1])
+    return finish(cfg, history, best_epoch(history), test, images, where)

@@ -7,6 +7,9 @@ The shuffle order comes from :func:`tfpt.data.order.epoch_order` instead of
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 import numpy as np
 import tensorflow as tf
 
@@ -82,3 +85,92 @@ def loader(data: ImageData, split: str = "train", batch_size: int = 128,
                         num_parallel_calls=tf.data.AUTOTUNE))
     return (batches.apply(tf.data.experimental.assert_cardinality(steps))  # len() and Keras know it
             .prefetch(tf.data.AUTOTUNE))
+
+
+# --- the fast path: the whole split on the device, whole batches augmented at once ---
+
+PAD = 4  # pixels of zero padding before the random crop (CIFAR-10's usual 4)
+_TF_DEVICES = {"cpu": "/CPU:0", "cuda": "/GPU:0", "gpu": "/GPU:0", "auto": None}
+
+
+def random_crop_flip(images: tf.Tensor, offsets: tf.Tensor, flips: tf.Tensor,
+                     pad: int = PAD) -> tf.Tensor:
+    """Crop every image of an NHWC batch at its own offset after zero-padding, and mirror
+    the ones marked in ``flips``, with one batched gather (no loop over images).
+
+    ``offsets`` is (B, 2) with values in ``0..2*pad`` (row, column); a flip is
+    reading the window's columns backwards.
+    """
+    n, h, w, c = tf.shape(images)[0], images.shape[1], images.shape[2], images.shape[3]
+    padded = tf.pad(images, [[0, 0], [pad, pad], [pad, pad], [0, 0]])
+    flat = tf.reshape(padded, (n, (h + 2 * pad) * (w + 2 * pad), c))  # pixels in a row
+    rows = offsets[:, :1] + tf.range(h)  # (B, H)
+    cols = offsets[:, 1:] + tf.range(w)  # (B, W)
+    cols = tf.where(flips[:, None], tf.reverse(cols, [1]), cols)
+    pixel = tf.reshape(rows[:, :, None] * (w + 2 * pad) + cols[:, None, :], (n, h * w))
+    return tf.reshape(tf.gather(flat, pixel, batch_dims=1), (n, h, w, c))
+
+
+class DeviceLoader:
+    """Batches from one uint8 tensor that lives on ``device``: the GPU-ready input path.
+
+    Same order as :func:`loader` (:func:`tfpt.data.order.epoch_order`); the random
+    crop and flip (``augment``) are drawn per image by stateless ops seeded by
+    ``(seed, epoch, batch)``, for the whole batch at once inside one ``tf.function``
+    compiled with XLA (which fuses the gathers, the cast and the multiply-add: 3x
+    faster than the plain graph on a CPU); uint8 → float, scaling and
+    standardization are one multiply-add.
+    ``channels_last`` is accepted for symmetry: TensorFlow images are NHWC already.
+    """
+
+    def __init__(self, data: ImageData, split: str = "train", batch_size: int = 128,
+                 shuffle: bool | None = None, seed: int = 0, drop_last: bool = False,
+                 limit: int | None = None, augment: bool = False, start_epoch: int = 0,
+                 device: str = "cpu", channels_last: bool = False):
+        images, labels = data.arrays(split, limit)
+        self.place = _TF_DEVICES.get(device, device)  # None: TensorFlow's default placement
+        with self._placed():
+            self.images, self.labels = tf.constant(images), tf.constant(labels)
+        shuffle = split == "train" if shuffle is None else shuffle
+        self.counter = EpochCounter(len(labels), seed if shuffle else None, start_epoch)
+        self.seed, self.batch_size, self.drop_last = seed, batch_size, drop_last
+        std, mean = np.array(data.spec.std), np.array(data.spec.mean)
+        scale = tf.constant(1.0 / (255.0 * std), tf.float32)
+        shift = tf.constant(-mean / std, tf.float32)
+
+        @tf.function(jit_compile=True)
+        def batch(index: tf.Tensor, key: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+            x = tf.gather(self.images, index)
+            if augment:
+                n = tf.shape(index)[0]
+                offsets = tf.random.stateless_uniform((n, 2), key, 0, 2 * PAD + 1, tf.int32)
+                flips = tf.random.stateless_uniform((n,), key + 1) < 0.5
+                x = random_crop_flip(x, offsets, flips)
+            return tf.cast(x, tf.float32) * scale + shift, tf.gather(self.labels, index)
+
+        self._batch = batch
+
+    def _placed(self):
+        return tf.device(self.place) if self.place else contextlib.nullcontext()
+
+    def __len__(self) -> int:
+        n = int(self.labels.shape[0])
+        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+
+    def __iter__(self) -> Iterator[tuple[tf.Tensor, tf.Tensor]]:
+        epoch = self.counter.epoch
+        order = self.counter.next_order()
+        with self._placed():
+            for i in range(len(self)):
+                index = tf.constant(order[i * self.batch_size:(i + 1) * self.batch_size])
+                key = tf.constant([self.seed * 1_000_003 + epoch, 2 * i], tf.int64)
+                yield self._batch(index, key)
+
+
+def device_loader(data: ImageData, split: str = "train", batch_size: int = 128,
+                  shuffle: bool | None = None, seed: int = 0, drop_last: bool = False,
+                  limit: int | None = None, augment: bool = False, start_epoch: int = 0,
+                  device: str = "cpu", channels_last: bool = False) -> DeviceLoader:
+    """:class:`DeviceLoader`: :func:`loader`'s arguments plus where the data lives."""
+    return DeviceLoader(data, split, batch_size, shuffle, seed, drop_last, limit, augment,
+                        start_epoch, device, channels_last)

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset, Sampler
 from torchvision.transforms import v2
 
@@ -91,3 +92,83 @@ def loader(data: ImageData, split: str = "train", batch_size: int = 128,
     sampler = EpochSampler(len(dataset), seed if shuffle else None, start_epoch)
     return DataLoader(dataset, batch_size=batch_size, sampler=sampler,
                       drop_last=drop_last, collate_fn=_whole_batch)
+
+
+# --- the fast path: the whole split on the device, whole batches augmented at once ---
+
+PAD = 4  # pixels of zero padding before the random crop (CIFAR-10's usual 4)
+
+
+def random_crop_flip(images: torch.Tensor, offsets: torch.Tensor, flips: torch.Tensor,
+                     pad: int = PAD) -> torch.Tensor:
+    """Crop every image of an NCHW batch at its own offset after zero-padding, and mirror
+    the ones marked in ``flips``, with one gather (no Python loop over images).
+
+    ``offsets`` is (B, 2) with values in ``0..2*pad`` (row, column); a flip is
+    reading the window's columns backwards.
+    """
+    n, c, h, w = images.shape
+    padded = F.pad(images, (pad, pad, pad, pad)).view(n, c, -1)  # rows of w + 2 pad pixels
+    rows = offsets[:, :1] + torch.arange(h, device=images.device)  # (B, H)
+    cols = offsets[:, 1:] + torch.arange(w, device=images.device)  # (B, W)
+    cols = torch.where(flips[:, None], cols.flip(1), cols)
+    pixel = rows[:, :, None] * (w + 2 * pad) + cols[:, None, :]  # (B, H, W) flat positions
+    pixel = pixel.view(n, 1, h * w).expand(n, c, h * w)
+    return padded.gather(2, pixel).view(n, c, h, w)
+
+
+class DeviceLoader:
+    """Batches from one uint8 tensor that lives on ``device``: the GPU-ready input path.
+
+    Same order as :func:`loader` (:func:`tfpt.data.order.epoch_order`); the random
+    crop and flip (``augment``) are drawn per image from a generator seeded by
+    ``(seed, epoch)``, for the whole batch at once; uint8 → float, scaling and
+    standardization are one multiply-add. ``channels_last`` returns NCHW tensors
+    stored NHWC in memory (faster convolutions on GPUs and some CPUs).
+    """
+
+    def __init__(self, data: ImageData, split: str = "train", batch_size: int = 128,
+                 shuffle: bool | None = None, seed: int = 0, drop_last: bool = False,
+                 limit: int | None = None, augment: bool = False, start_epoch: int = 0,
+                 device: str | torch.device = "cpu", channels_last: bool = False):
+        images, labels = data.arrays(split, limit)
+        self.device = torch.device(device)
+        self.images = torch.from_numpy(images).permute(0, 3, 1, 2).contiguous().to(self.device)
+        self.labels = torch.from_numpy(labels).to(self.device)
+        shuffle = split == "train" if shuffle is None else shuffle
+        self.counter = EpochCounter(len(labels), seed if shuffle else None, start_epoch)
+        self.seed, self.batch_size, self.drop_last = seed, batch_size, drop_last
+        self.augment, self.channels_last = augment, channels_last
+        std = torch.tensor(data.spec.std, device=self.device).view(1, -1, 1, 1)
+        mean = torch.tensor(data.spec.mean, device=self.device).view(1, -1, 1, 1)
+        self.scale, self.shift = 1.0 / (255.0 * std), -mean / std  # x/255 - mean, / std
+
+    def __len__(self) -> int:
+        n = len(self.labels)
+        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        epoch = self.counter.epoch
+        order = torch.from_numpy(self.counter.next_order()).to(self.device)
+        generator = torch.Generator(self.device).manual_seed(self.seed * 1_000_003 + epoch)
+        for i in range(len(self)):
+            index = order[i * self.batch_size:(i + 1) * self.batch_size]
+            images = self.images.index_select(0, index)  # 20x faster than images[index]
+            if self.augment:
+                offsets = torch.randint(0, 2 * PAD + 1, (len(index), 2), generator=generator,
+                                        device=self.device)
+                flips = torch.rand(len(index), generator=generator, device=self.device) < 0.5
+                images = random_crop_flip(images, offsets, flips)
+            images = images.float().mul_(self.scale).add_(self.shift)  # in place: no copies
+            if self.channels_last:
+                images = images.contiguous(memory_format=torch.channels_last)
+            yield images, self.labels.index_select(0, index)
+
+
+def device_loader(data: ImageData, split: str = "train", batch_size: int = 128,
+                  shuffle: bool | None = None, seed: int = 0, drop_last: bool = False,
+                  limit: int | None = None, augment: bool = False, start_epoch: int = 0,
+                  device: str = "cpu", channels_last: bool = False) -> DeviceLoader:
+    """:class:`DeviceLoader`: :func:`loader`'s arguments plus where the data lives."""
+    return DeviceLoader(data, split, batch_size, shuffle, seed, drop_last, limit, augment,
+                        start_epoch, device, channels_last)
