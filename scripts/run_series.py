@@ -39,7 +39,10 @@ def quick() -> bool:
 def execute(notebook: Path, timeout: int = 1800) -> tuple[nbformat.NotebookNode, float]:
     nb = nbformat.read(notebook, as_version=4)
     start = time.perf_counter()
+    # The kernel app's own log level: it would warn on every start that its local TCP
+    # connection is unencrypted. Errors from the kernel still show.
     NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                   extra_arguments=["--IPKernelApp.log_level=ERROR"],
                    resources={"metadata": {"path": str(notebook.parent)}}).execute()
     nb.metadata["tfpt"] = {"quick": quick()}
     return nb, time.perf_counter() - start
