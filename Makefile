@@ -26,8 +26,10 @@ $(STAMP): pyproject.toml
 	@touch $@
 	@echo "set-up done: $(VENV) has the pinned stack and tfpt (editable)"
 
+# Works on a laptop (opens the browser), as root in a container (--allow-root) and on a
+# headless server or over SSH (--no-browser; prints the URL): see scripts/lab.py.
 lab: setup
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/python scripts/lab.py $(ARGS)
 
 test: setup
 	$(BIN)/ruff check .
