@@ -28,6 +28,7 @@ from nbconvert import HTMLExporter
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 import nbhygiene  # noqa: E402
+import timings_table  # noqa: E402
 
 TIMINGS = ROOT / "docs" / "timings.json"
 
@@ -55,6 +56,8 @@ def record(times: dict[str, float], path: Path = TIMINGS) -> None:
     for name, seconds in times.items():
         table.setdefault(name, {})[key] = round(seconds, 1)
     path.write_text(json.dumps(dict(sorted(table.items())), indent=2) + "\n")
+    if path == TIMINGS:  # the workshop guide shows the same numbers
+        timings_table.update(timings=path)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -78,3 +78,17 @@ def test_hygiene_catches_prose_about_the_machine(tmp_path):
     nbformat.write(nb, tmp_path / "nb.ipynb")
     found = nbhygiene.problems(tmp_path / "nb.ipynb")
     assert any("machine it ran on" in p for p in found) and any("CPU count" in p for p in found)
+
+
+def test_timings_table_fills_the_marked_block(tmp_path):
+    import timings_table
+
+    guide = tmp_path / "workshop.md"
+    guide.write_text("# Guide\n\n<!-- tfpt:timings -->\nold table\n\nReading time is on top.\n")
+    timings = tmp_path / "timings.json"
+    timings.write_text(json.dumps({"01_tensors.ipynb": {"full_s": 12.0, "quick_s": 9.4},
+                                   "04_mnist.ipynb": {"full_s": 600.0}}))
+    timings_table.update(guide, timings)
+    text = guide.read_text()
+    assert "| 01_tensors | 12 s | 9 s |" in text and "| 04_mnist | 10.0 min | not measured yet |" in text
+    assert "old table" not in text and text.endswith("Reading time is on top.\n")
