@@ -17,7 +17,7 @@ import os
 
 os.environ["KERAS_BACKEND"] = "torch"  # before the first `import keras` in this process
 
-import tfpt  # noqa: E402,F401  first, as everywhere in the series (no TensorFlow is imported here)
+import tfpt  # noqa: E402,F401,I001  first, as everywhere (no TensorFlow is imported here)
 
 import argparse  # noqa: E402
 import sys  # noqa: E402
