@@ -126,6 +126,17 @@ def build_parser() -> Parser:
     train.add_argument("--test-limit", type=_positive_int, help="use the first N test images")
     train.add_argument("--log-every", type=_positive_int, default=50,
                        help="steps between plain progress lines when output is not a terminal")
+    train.add_argument("--nproc", type=_positive_int, default=1,
+                       help="data-parallel worker processes on this machine, each with its slice "
+                            "of every --batch-size images (notebook 07): DDP for torch (gloo on "
+                            "CPUs, NCCL on GPUs; same as `torchrun --nproc_per_node N -m tfpt "
+                            "train`); for tf, MultiWorkerMirroredStrategy workers with a "
+                            "strategy.run loop (Keras fit fails under that strategy in Keras 3, "
+                            "keras-team/keras#20585). Rank 0 prints and writes OUT; "
+                            "OUT/logs/rank<r>.log keeps each rank's output")
+    train.add_argument("--timeout", type=_positive_float, default=120.0,
+                       help="with --nproc: seconds a worker waits for a missing one before "
+                            "the run fails")
     train.set_defaults(func=_train)
     return parser
 
@@ -135,9 +146,10 @@ def _known_errors() -> tuple[type[Exception], ...]:
     from tfpt.app import UsageError
     from tfpt.checkpoint import CheckpointError
     from tfpt.data import ChecksumError, DataFormatError, MissingDataError, UnknownDatasetError
+    from tfpt.distributed import WorkerFailed
 
     return (UsageError, CheckpointError, MissingDataError, ChecksumError, DataFormatError,
-            UnknownDatasetError)
+            UnknownDatasetError, WorkerFailed)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -146,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except _known_errors() as err:
         print(f"tfpt {args.command}: error: {err}", file=sys.stderr)
-        return 2
+        return getattr(err, "exit_code", 2)  # a dead worker: 1
 
 
 if __name__ == "__main__":

@@ -12,20 +12,33 @@ Output folder ``--out``: ``last.pt``/``last.keras`` (resume from here),
 ``best.pt``/``best.keras`` (lowest validation loss; resumable too),
 ``metrics.json``, ``runs/`` (TensorBoard).
 
+``--nproc N`` (notebook 07) starts N data-parallel workers of this same command on
+this machine (:func:`launch`) and waits: PyTorch DDP, or TensorFlow
+``MultiWorkerMirroredStrategy``. Every worker takes its slice of each global batch;
+rank 0 alone prints, writes the files above and evaluates the test set; the
+launcher keeps each rank's output in ``logs/rank<r>.log``. A process that was
+started as one worker of a group (``torchrun ... -m tfpt train``, or ``TF_CONFIG``
+naming several workers) trains as that worker.
+
 The framework halves are twins: :mod:`tfpt.app.torch` and :mod:`tfpt.app.keras`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import sys
 import time
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import numpy as np
 
 from tfpt import data as tdata
+from tfpt import distributed
+from tfpt.config import display_path
 from tfpt.train.history import History
 
 DEFAULT_MODEL = {"mnist": "MnistCNN", "cifar10": "FastResNet"}
@@ -60,6 +73,8 @@ class Config:
     test_limit: int | None = None  # first N test images
     log_every: int = 50  # plain progress lines when not on a terminal
     stop_after: int | None = None  # stop after this many epochs; --resume continues
+    nproc: int = 1  # data-parallel worker processes on this machine (notebook 07)
+    timeout: float = 120.0  # seconds a worker waits for a missing one before failing
 
     def check(self) -> None:
         """Raise :class:`UsageError` naming the flag, before anything is loaded or trained."""
@@ -76,6 +91,17 @@ class Config:
                 raise UsageError(f"--{flag} must be at least 1, got {value}")
         if not (np.isfinite(self.lr) and self.lr > 0):
             raise UsageError(f"--lr must be a positive number, got {self.lr}")
+        if self.nproc < 1:
+            raise UsageError(f"--nproc must be at least 1, got {self.nproc}")
+        if self.nproc > 1:
+            if self.batch_size % self.nproc:
+                raise UsageError(f"--batch-size {self.batch_size} (the global batch) does not split "
+                                 f"evenly over --nproc {self.nproc} workers")
+            unsupported = [flag for flag, on in (("--compile", self.compile),
+                                                 ("--data-on-device", self.data_on_device),
+                                                 ("--channels-last", self.channels_last)) if on]
+            if unsupported:
+                raise UsageError(f"--nproc does not combine with {', '.join(unsupported)} yet")
         if self.seed < 0:
             raise UsageError(f"--seed must be 0 or more, got {self.seed}")
         if self.width is not None and self.model_name() != "FastResNet":
@@ -96,6 +122,16 @@ class Config:
 
     def model_name(self) -> str:
         return self.model or DEFAULT_MODEL[self.dataset]
+
+    def argv(self) -> list[str]:
+        """The ``tfpt train`` flags that give this config (how the launcher starts workers)."""
+        args = []
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value != f.default and value is not False:
+                flag = "--" + f.name.replace("_", "-")
+                args += [flag] if value is True else [flag, str(value)]
+        return args
 
     def model_kwargs(self, spec) -> dict:
         kwargs = {"image_shape": tuple(spec.image_shape)}
@@ -156,14 +192,41 @@ def best_epoch(history: History) -> dict:
     return {"epoch": i + 1, "val_loss": history.val_loss[i], "val_accuracy": history.val_accuracy[i]}
 
 
+def launch(cfg: Config) -> dict:
+    """Start ``cfg.nproc`` workers of ``tfpt train`` on this machine, wait, return the metrics.
+
+    Raises :class:`tfpt.distributed.WorkerFailed` (one line: which rank, its exit
+    code, its log) as soon as a worker dies; the others are stopped, never left hanging.
+    """
+    what = "DDP" if cfg.framework == "torch" else "MultiWorkerMirroredStrategy"
+    logs = Path(cfg.out) / "logs"
+    print(f"starting {cfg.nproc} {what} workers; rank 0 prints, every rank logs to "
+          f"{display_path(logs)}/", flush=True)
+    try:
+        distributed.launch([sys.executable, "-m", "tfpt", "train", *cfg.argv()],
+                           distributed.worker_envs(cfg.framework, cfg.nproc), logs)
+    except KeyboardInterrupt:
+        print("interrupted: the workers were stopped; the last checkpoint is intact (--resume)")
+        return {"interrupted": True}
+    return json.loads((Path(cfg.out) / "metrics.json").read_text())
+
+
 def train(cfg: Config) -> dict:
     """Run one training job as configured; returns the final metrics."""
     start = time.perf_counter()
     cfg.check()
-    if cfg.framework == "torch":
-        from tfpt.app.torch import train as run
+    if cfg.nproc > 1 and not distributed.in_group(cfg.framework):
+        metrics = launch(cfg)  # this process only starts the workers and waits
     else:
-        from tfpt.app.keras import train as run
-    metrics = run(cfg)
+        if cfg.framework == "torch":
+            from tfpt.app.torch import train as run
+        else:
+            from tfpt.app.keras import train as run
+        if distributed.in_group(cfg.framework):  # one worker of a group
+            if distributed.rank() == 0:
+                return run(cfg)  # the launcher, if any, prints the total time
+            with open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet):
+                return run(cfg)  # the other ranks stay silent: rank 0 does the talking
+        metrics = run(cfg)
     print(f"total wall time {time.perf_counter() - start:.1f} s")
     return metrics
