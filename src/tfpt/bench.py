@@ -14,7 +14,9 @@ timed epoch after a warm-up, and every epoch's time is kept in the JSON.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
 import platform
 import time
@@ -160,17 +162,14 @@ def _torch_modes(name: str, model_kwargs: dict, x: np.ndarray, y: np.ndarray,
         def build_epoch():
             model = build("torch", name, **model_kwargs)
             opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-
-            def step(xb, yb):
-                opt.zero_grad()
-                F.cross_entropy(model(xb), yb).backward()
-                opt.step()
-            run = torch.compile(step) if compiled else step
+            forward = torch.compile(model) if compiled else model  # forward and backward
 
             def loop():
                 model.train()
                 for xb, yb in zip(xs, ys):
-                    run(xb, yb)
+                    opt.zero_grad()
+                    F.cross_entropy(forward(xb), yb).backward()
+                    opt.step()
             return _timed(loop)
         return build_epoch
 
@@ -228,8 +227,12 @@ def _load(name: str):
         return tdata.load(name)
 
 
+MODELS = ("MnistCNN", "FastResNet")
+
+
 def candidates(sections: tuple[str, ...], steps: int, batch_size: int, compile_: bool,
-               xla: bool, frameworks: tuple[str, ...], width: int) -> list[Candidate]:
+               xla: bool, frameworks: tuple[str, ...], width: int,
+               models: tuple[str, ...] = MODELS) -> list[Candidate]:
     """Every candidate of the chosen sections and frameworks, not yet built."""
     from tfpt.app import UsageError
 
@@ -245,6 +248,8 @@ def candidates(sections: tuple[str, ...], steps: int, batch_size: int, compile_:
     if "modes" in sections:
         cifar = _load("cifar10")
         for name, ds, kwargs in (("MnistCNN", mnist, {}), ("FastResNet", cifar, {"width": width})):
+            if name not in models:
+                continue
             if n > len(ds.arrays("train")[1]):
                 raise UsageError(f"{n:,} images per epoch; {ds.spec.title} has "
                                  f"{len(ds.arrays('train')[1]):,}: use fewer --steps")
@@ -260,9 +265,27 @@ def candidates(sections: tuple[str, ...], steps: int, batch_size: int, compile_:
 
 def run(steps: int = 50, batch_size: int = 128, repeats: int = 3, compile_: bool = False,
         xla: bool = False, frameworks: tuple[str, ...] = ("torch", "tf"),
-        sections: tuple[str, ...] = ("loops",), width: int = 16) -> dict:
+        sections: tuple[str, ...] = ("loops",), width: int = 16,
+        models: tuple[str, ...] = MODELS) -> dict:
     """Measure every candidate; returns a JSON-ready dict of images/s."""
-    found = candidates(sections, steps, batch_size, compile_, xla, frameworks, width)
+    found = candidates(sections, steps, batch_size, compile_, xla, frameworks, width, models)
+    with _quiet_tf_retracing_warnings():
+        return _measure(found, repeats, steps, batch_size, width)
+
+
+@contextlib.contextmanager
+def _quiet_tf_retracing_warnings():
+    """Keras's fit() called once per timed epoch makes TF warn about retracing: noise here."""
+    logger = logging.getLogger("tensorflow")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def _measure(found: list[Candidate], repeats: int, steps: int, batch_size: int, width: int) -> dict:
     epochs = {}
     for c in found:  # build, then one warm-up epoch: tracing, compilation, first allocations
         epochs[c.name] = c.make()

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import importlib.util
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import torch
 
 TORCH_DEVICES = ("auto", "cpu", "cuda", "mps")
 
@@ -20,7 +24,7 @@ class DeviceChoice:
         return f"{self.framework:<10} {self.device:<8} {self.reason}"
 
 
-def torch_device(requested: str = "auto") -> DeviceChoice:
+def torch_device(requested: str | torch.device = "auto") -> DeviceChoice:
     """Resolve ``requested`` (auto, cpu, cuda, cuda:N, mps) to a torch device.
 
     ``auto`` prefers cuda, then mps, then cpu. Asking for a device that is not
@@ -28,6 +32,7 @@ def torch_device(requested: str = "auto") -> DeviceChoice:
     """
     import torch
 
+    requested = str(requested)  # also a torch.device
     kind = requested.split(":")[0]
     if kind not in TORCH_DEVICES:
         raise ValueError(
