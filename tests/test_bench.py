@@ -39,7 +39,7 @@ def test_bench_rejects_an_unknown_section():
     result = subprocess.run([sys.executable, "-m", "tfpt", "bench", "--sections", "speed"],
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert result.stderr.startswith("tfpt bench: error: --sections: unknown speed")
+    assert result.stderr.startswith("tfpt bench: error: --sections/--models: unknown speed")
 
 
 def test_bench_loader_prints_every_input_path(tmp_path):

@@ -48,13 +48,13 @@ def _bench(args: argparse.Namespace) -> int:
 
     frameworks = ("torch", "tf") if args.framework == "both" else (args.framework,)
     sections = ("loader",) if args.loader else tuple(args.sections.split(","))
-    unknown = set(sections) - set(bench.SECTIONS)
+    unknown = (set(sections) - set(bench.SECTIONS)) | (set(args.models.split(",")) - set(bench.MODELS))
     if unknown:
-        raise UsageError(f"--sections: unknown {', '.join(sorted(unknown))}; "
-                         f"choose from {', '.join(bench.SECTIONS)}")
+        raise UsageError(f"--sections/--models: unknown {', '.join(sorted(unknown))}; choose from "
+                         f"{', '.join(bench.SECTIONS)} and {', '.join(bench.MODELS)}")
     report = bench.run(steps=args.steps, batch_size=args.batch_size, repeats=args.repeats,
                        compile_=args.compile, xla=args.xla, frameworks=frameworks,
-                       sections=sections, width=args.width)
+                       sections=sections, width=args.width, models=tuple(args.models.split(",")))
     print(bench.table(report))
     if args.out:
         print(f"wrote {bench.save(report, args.out)}")
@@ -87,6 +87,8 @@ def build_parser() -> Parser:
     bench.add_argument("--loader", action="store_true",
                        help="only the input pipelines (same as --sections loader)")
     bench.add_argument("--width", type=_positive_int, default=16, help="FastResNet width")
+    bench.add_argument("--models", default="MnistCNN,FastResNet",
+                       help="comma-separated models for the modes section")
     bench.add_argument("--compile", action="store_true", help="also torch.compile (modes)")
     bench.add_argument("--xla", action="store_true", help="also TF jit_compile=True (modes)")
     bench.add_argument("--out", help="write the results as JSON here")
