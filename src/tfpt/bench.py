@@ -1,8 +1,9 @@
 """``tfpt bench``: training throughput, measured; numbers are printed, never asserted.
 
-Three sections, each a list of candidates that take turns (interleaved), so a
-slow moment of the machine hits them all alike; each is scored by its fastest
-timed epoch after a warm-up, and every epoch's time is kept in the JSON.
+Three sections, each a list of candidates; within each framework they take turns
+(interleaved), so a slow moment of the machine hits them all alike, and each is
+scored by its fastest timed epoch after a warm-up; every epoch's time is kept in
+the JSON.
 
 - ``loops``: tfpt's training helpers against the most idiomatic minimal loop of
   each framework (MnistCNN, real MNIST batches through each framework's pipeline).
@@ -286,13 +287,19 @@ def _quiet_tf_retracing_warnings():
 
 
 def _measure(found: list[Candidate], repeats: int, steps: int, batch_size: int, width: int) -> dict:
-    epochs = {}
-    for c in found:  # build, then one warm-up epoch: tracing, compilation, first allocations
-        epochs[c.name] = c.make()
-        c.first_seconds = epochs[c.name]()
-    for _ in range(repeats):  # interleaved
-        for c in found:
-            c.seconds.append(epochs[c.name]())
+    """Each framework in its own block: right after a PyTorch epoch, PyTorch's OpenMP
+    threads still spin for a while and slow TensorFlow down, which would charge one
+    framework for the other. Within a block, candidates take turns."""
+    for framework in dict.fromkeys(c.framework for c in found):
+        block = [c for c in found if c.framework == framework]
+        time.sleep(1.0)  # let the other framework's threads go idle
+        epochs = {}
+        for c in block:  # build, then one warm-up epoch: tracing, compilation, first allocations
+            epochs[c.name] = c.make()
+            c.first_seconds = epochs[c.name]()
+        for _ in range(repeats):  # interleaved
+            for c in block:
+                c.seconds.append(epochs[c.name]())
     return _results(found, steps, batch_size, repeats, width)
 
 
