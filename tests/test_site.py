@@ -112,8 +112,9 @@ def test_notebook_pages(site, pages):
                       for o in c.outputs)
         assert html.count('src="data:image/png;base64,') >= figures, f"{page.name}: figures"
         assert not re.search(r"(?<![\\$\w])\$[^$\s][^$\n<]*\$(?![\w$])",
-                             re.sub(r"<script.*?</script>|<code.*?</code>|<pre.*?</pre>", "",
-                                    html, flags=re.DOTALL)), f"{page.name}: TeX left unrendered"
+                             re.sub(r"<script.*?</script>|<code.*?</code>|<pre.*?</pre>"
+                                    r'|<div class="clipboard-copy-txt".*?</div>',  # cell source
+                                    "", html, flags=re.DOTALL)), f"{page.name}: TeX left unrendered"
 
 
 @pytest.mark.slow
