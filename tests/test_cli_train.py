@@ -126,3 +126,5 @@ def test_config_errors_name_the_flag(tmp_path):
         train(Config(width=8, out=str(tmp_path)))
     with pytest.raises(UsageError, match="smaller than one batch"):
         train(Config(limit=10, out=str(tmp_path)))
+    with pytest.raises(UsageError, match="--deterministic does not combine with --compile"):
+        train(Config(framework="tf", fast=True, deterministic=True, out=str(tmp_path)))

@@ -47,18 +47,21 @@ def test_seed_rejects_bad_values():
         tfpt.seed(-1)
 
 
-def test_deterministic_mode_switches_both_frameworks_on():
-    # In a child process: op determinism is global and cannot be undone in TF.
+def test_deterministic_mode_switches_both_frameworks_on_and_off():
+    # In a child process: determinism is process-wide in both frameworks.
     code = textwrap.dedent("""
         import tfpt, torch
         from tensorflow.python.framework import config  # no public getter exists
-        before = config.is_op_determinism_enabled()
+        def state():
+            return torch.are_deterministic_algorithms_enabled(), config.is_op_determinism_enabled()
+        before = state()
         tfpt.seed(0, deterministic=True)
-        print(before, torch.are_deterministic_algorithms_enabled(),
-              config.is_op_determinism_enabled())
+        on = state()
+        tfpt.seed(0)  # a later run without the flag must not inherit it
+        print(*before, *on, *state())
     """)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.split() == ["False", "True", "True"]
+    assert out.stdout.split() == ["False", "False", "True", "True", "False", "False"]
 
 
 def test_quick_mode(monkeypatch):

@@ -19,7 +19,9 @@ def seed(n: int, deterministic: bool = False) -> list[str]:
     Each framework keeps its own random generator, so the same seed reproduces
     each framework's numbers run after run, but never makes torch and TF draw
     the *same* numbers. ``deterministic=True`` also asks both for deterministic
-    kernels (slower; on CPU most kernels already are). Returns what was seeded.
+    kernels (slower; on CPU most kernels already are); ``False`` turns that back
+    off, so one run's choice does not leak into the next run in the same process.
+    Returns what was seeded.
     """
     if not isinstance(n, int) or n < 0:
         raise ValueError(f"seed must be a non-negative int, got {n!r}")
@@ -44,6 +46,8 @@ def _seed_torch(n: int, deterministic: bool) -> None:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
         torch.use_deterministic_algorithms(True)
         torch.backends.cudnn.benchmark = False
+    elif torch.are_deterministic_algorithms_enabled():
+        torch.use_deterministic_algorithms(False)
 
 
 def _seed_tensorflow(n: int, deterministic: bool) -> None:
@@ -53,3 +57,8 @@ def _seed_tensorflow(n: int, deterministic: bool) -> None:
     if deterministic:
         # Also turns Keras's automatic XLA off, which is not deterministic.
         tf.config.experimental.enable_op_determinism()
+    else:
+        from tensorflow.python.framework import config  # the public API has no "disable"
+
+        if config.is_op_determinism_enabled():
+            config.disable_op_determinism()

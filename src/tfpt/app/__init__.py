@@ -102,6 +102,9 @@ class Config:
                                                  ("--channels-last", self.channels_last)) if on]
             if unsupported:
                 raise UsageError(f"--nproc does not combine with {', '.join(unsupported)} yet")
+        if self.framework == "tf" and self.deterministic and self.compile:
+            raise UsageError("--deterministic does not combine with --compile (or --fast) for tf: "
+                             "XLA has no deterministic max-pool gradient; drop one of them")
         if self.seed < 0:
             raise UsageError(f"--seed must be 0 or more, got {self.seed}")
         if self.width is not None and self.model_name() != "FastResNet":
