@@ -147,8 +147,41 @@ def test_checkpoint_from_a_different_model(tmp_path):
     with pytest.raises(CheckpointError, match="'1.weight' is missing in the checkpoint"):
         ckpt_torch.load(torch_path, torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 10)))
     keras_path = ckpt_keras.save(tmp_path / "cnn.keras", keras_models.MnistCNN())
-    with pytest.raises(CheckpointError, match="holds 'MnistCNN' whose weight 0"):
+    with pytest.raises(CheckpointError, match=r"holds MnistCNN\(.*\) but the model is MLP\("):
         ckpt_keras.load(keras_path, keras_models.MLP())
+    import keras
+
+    plain = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(10)])
+    with pytest.raises(CheckpointError, match="holds 'MnistCNN' whose weight 0"):
+        ckpt_keras.load(keras_path, plain)
+
+
+def test_same_shapes_but_different_twin_settings_are_refused(tmp_path):
+    """Dropout has no weights: only the saved model spec can tell these two apart."""
+    torch_path = ckpt_torch.save(tmp_path / "mlp.pt", torch_models.MLP(dropout=0.0))
+    with pytest.raises(CheckpointError, match="but the model is MLP"):
+        ckpt_torch.load(torch_path, torch_models.MLP(dropout=0.5))
+    keras_path = ckpt_keras.save(tmp_path / "mlp.keras", keras_models.MLP(dropout=0.0))
+    with pytest.raises(CheckpointError, match="but the model is MLP"):
+        ckpt_keras.load(keras_path, keras_models.MLP(dropout=0.5))
+
+
+def test_keras_weights_file_refuses_an_optimizer_and_a_model_given_gets_no_foreign_optimizer(tmp_path):
+    import keras
+
+    model = keras_models.MLP()
+    model.compile(optimizer=keras.optimizers.Adam(), loss="sparse_categorical_crossentropy")
+    model.optimizer.build(model.trainable_variables)  # as after training: state to save
+    with pytest.raises(CheckpointError, match="holds weights only"):
+        ckpt_keras.save(tmp_path / "w.weights.h5", model, model.optimizer)
+    ckpt_keras.save(tmp_path / "w.weights.h5", model)
+    with pytest.raises(CheckpointError, match="holds weights only"):
+        ckpt_keras.load(tmp_path / "w.weights.h5", keras_models.MLP(), keras.optimizers.Adam())
+    ckpt_keras.save(tmp_path / "m.keras", model, model.optimizer)
+    assert ckpt_keras.load(tmp_path / "m.keras").optimizer is not None  # the loaded model's own
+    assert ckpt_keras.load(tmp_path / "m.keras", keras_models.MLP()).optimizer is None  # as in torch
+    assert ckpt_torch.load(ckpt_torch.save(tmp_path / "m.pt", torch_models.MLP()),
+                           torch_models.MLP()).optimizer is None
 
 
 @pytest.mark.parametrize("suffix", [".pt", ".keras"])

@@ -175,3 +175,21 @@ def test_status_never_downloads(tmp_path, sample_root, mnist):
 def test_arrays_rejects_unknown_split(mnist):
     with pytest.raises(ValueError, match="unknown split 'validation': use one of train, val, test"):
         mnist.arrays("validation")
+
+
+def test_cifar_pickles_cannot_run_code(tmp_path):
+    """The batches are unpickled with an allow-list (arrays, dicts, lists, bytes only)."""
+    import pickle
+
+    from tfpt.data.readers import DataFormatError, _unpickle
+
+    class Payload:
+        def __reduce__(self):
+            return (print, ("this must never run",))
+
+    (tmp_path / "data_batch_1").write_bytes(pickle.dumps({"data": Payload()}))
+    with pytest.raises(DataFormatError, match="refusing to load builtins.print"):
+        _unpickle(tmp_path / "data_batch_1")
+    arrays = {b"data": np.zeros((2, 3072), np.uint8), b"labels": [1, 2]}
+    (tmp_path / "data_batch_2").write_bytes(pickle.dumps(arrays, protocol=2))
+    assert _unpickle(tmp_path / "data_batch_2")[b"labels"] == [1, 2]

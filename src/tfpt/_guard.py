@@ -11,7 +11,8 @@ TensorFlow also writes a few notices straight to file descriptor 2 while it is
 imported, before its own log settings apply ("All log messages before
 absl::InitializeLog()...", "oneDNN custom operations are on...", "Could not find
 cuda drivers..."). ``TF_ENABLE_ONEDNN_OPTS=0`` would silence one of them, but it
-also switches oneDNN off, which made Keras training on a 2-core CPU 1.8x slower.
+also switches oneDNN off, which made TensorFlow's training step on a 2-core CPU up
+to 1.65x slower (docs/benchmarks.md).
 So instead, the first ``import tensorflow`` after ``import tfpt`` runs with those
 exact lines filtered out; anything else TensorFlow prints passes through.
 """

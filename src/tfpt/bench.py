@@ -332,9 +332,12 @@ def table(report: dict) -> str:
             tag = " (baseline)" if r["baseline"] else ""
             lines.append(f"  {r['name'] + tag:<54} {r['images_per_s']:>10,.0f} "
                          f"{r['vs_baseline']:>11.2f}x {r['compile_seconds']:>14.2f} s")
-    lines.append(f"batch {report['batch_size']}, {report['steps']} steps per epoch, best of "
-                 f"{report['repeats']} interleaved epochs after a warm-up epoch; FastResNet "
-                 f"width {report['width']}; {report['cpus']} CPUs")
+    footer = (f"batch {report['batch_size']}, {report['steps']} steps per epoch, best of "
+              f"{report['repeats']} interleaved epochs after a warm-up epoch; vs baseline: "
+              "against the fastest baseline of the same group")
+    if any("FastResNet" in r["name"] for r in report["results"]):
+        footer += f"; FastResNet width {report['width']}"
+    lines.append(footer)
     return "\n".join(lines)
 
 

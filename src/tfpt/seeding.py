@@ -53,7 +53,9 @@ def _seed_torch(n: int, deterministic: bool) -> None:
 def _seed_tensorflow(n: int, deterministic: bool) -> None:
     import tensorflow as tf
 
-    tf.random.set_seed(n)  # also seeds the Keras generators drawn from TF's
+    # Seeds TF's random ops. Keras 3 layers draw their initializer and dropout seeds
+    # from Python's `random`, seeded in seed() above (as keras.utils.set_random_seed does).
+    tf.random.set_seed(n)
     if deterministic:
         # Also turns Keras's automatic XLA off, which is not deterministic.
         tf.config.experimental.enable_op_determinism()

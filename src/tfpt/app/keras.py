@@ -70,6 +70,7 @@ def train(cfg: Config) -> dict:
 def _train(cfg: Config, group) -> dict:
     if group.world > 1:
         cfg.nproc = group.world  # also when each worker was started by hand with TF_CONFIG
+        cfg.check()  # again: flags that do not combine with several workers
     on_gpu = cfg.device != "cpu" and bool(tf.config.list_physical_devices("GPU"))
     policy = ("mixed_float16" if on_gpu else "mixed_bfloat16") if cfg.amp else "float32"
     if cfg.amp:

@@ -53,6 +53,7 @@ def train(cfg: Config) -> dict:
 def _train(cfg: Config, device, group) -> dict:
     if group.world > 1:
         cfg.nproc = group.world  # also when torchrun started the workers
+        cfg.check()  # again: flags that do not combine with several workers
         device = DeviceChoice("torch", group.device, f"rank {group.rank} of {group.world}")
     print(f"device: {device.device} ({device.reason})")
     tfpt.seed(cfg.seed, deterministic=cfg.deterministic)

@@ -99,3 +99,16 @@ def expect(path: str | Path, framework: str) -> None:
         raise CheckpointError(
             f"{path} is a {found} checkpoint, not a {framework} one: load it with {other}, "
             "or move its weights across with tfpt.port")
+
+
+def check_spec(path: str | Path, saved: dict, current: dict) -> None:
+    """Raise unless the twin model a checkpoint was saved from is the one given
+    (``{}`` on either side, a model tfpt did not build, skips the check)."""
+    if saved and current and saved != current:
+        raise CheckpointError(
+            f"{path} holds {saved['name']}({_args(saved)}) but the model is "
+            f"{current['name']}({_args(current)}); build the same model to load it")
+
+
+def _args(spec: dict) -> str:
+    return ", ".join(f"{k}={v!r}" for k, v in spec.get("kwargs", {}).items())

@@ -17,7 +17,7 @@ from typing import Any
 import keras
 import tensorflow as tf
 
-from tfpt.checkpoint import FORMAT, CheckpointError, Loaded, atomic_path, expect
+from tfpt.checkpoint import FORMAT, CheckpointError, Loaded, atomic_path, check_spec, expect
 from tfpt.models import spec_of
 
 META = "tfpt.json"  # our member inside a .keras zip
@@ -37,9 +37,9 @@ def save(path: str | Path, model: keras.Model,
                               "this optimizer before saving it")
     with atomic_path(path) as tmp:
         if path.name.endswith(".weights.h5"):
-            if extra:
+            if extra or optimizer is not None:
                 raise CheckpointError(f"{path}: a .weights.h5 file holds weights only; "
-                                      "use a .keras file to store extra values")
+                                      "use a .keras file to store the optimizer or extra values")
             model.save_weights(tmp)
         elif path.suffix == ".keras":
             model.save(tmp)
@@ -73,25 +73,26 @@ def load(path: str | Path, model: keras.Model | None = None,
     try:
         with place:
             if path.name.endswith(".weights.h5"):
-                if model is None:
+                if model is None or optimizer is not None:
                     raise CheckpointError(f"{path} holds weights only: pass the model to load "
-                                          "them into")
+                                          "them into, and no optimizer")
                 model.load_weights(path)
-                return Loaded(model, optimizer)
+                return Loaded(model, None)
             loaded = keras.saving.load_model(path, safe_mode=True)
     except (ValueError, OSError, KeyError) as err:
         raise CheckpointError(f"{path} does not fit: {err}") from err
     with zipfile.ZipFile(path) as zf:
         meta = json.loads(zf.read(META)) if META in zf.namelist() else {}
     if model is not None:
+        check_spec(path, meta.get("model") or {}, spec_of(model))
         _check_same(path, loaded, model)
         model.set_weights(loaded.get_weights())
     saved_optimizer = getattr(loaded, "optimizer", None)  # None unless it was compiled
     if optimizer is not None:
         _copy_optimizer_state(path, saved_optimizer, optimizer, model or loaded)
-    return Loaded(model if model is not None else loaded,
-                  optimizer if optimizer is not None else saved_optimizer,
-                  meta.pop("extra", {}), meta)
+    elif model is None:
+        optimizer = saved_optimizer  # it belongs to the loaded model, not to one passed in
+    return Loaded(model if model is not None else loaded, optimizer, meta.pop("extra", {}), meta)
 
 
 def _copy_optimizer_state(path, saved, optimizer, model: keras.Model) -> None:

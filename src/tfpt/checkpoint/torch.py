@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from tfpt.checkpoint import FORMAT, CheckpointError, Loaded, atomic_path, expect
+from tfpt.checkpoint import FORMAT, CheckpointError, Loaded, atomic_path, check_spec, expect
 from tfpt.models import spec_of
 
 
@@ -85,11 +85,7 @@ def _rebuild(path, spec: dict) -> nn.Module:
 
 
 def _check_model(path, checkpoint: dict, model: nn.Module) -> None:
-    saved, current = checkpoint.get("model") or {}, spec_of(model)
-    if saved and current and saved != current:
-        raise CheckpointError(
-            f"{path} holds {saved['name']}({_args(saved)}) but the model is "
-            f"{current['name']}({_args(current)}); build the same model to load it")
+    check_spec(path, checkpoint.get("model") or {}, spec_of(model))
     state = checkpoint["model_state"]
     for key, tensor in model.state_dict().items():
         if key not in state or tuple(state[key].shape) != tuple(tensor.shape):
@@ -97,6 +93,3 @@ def _check_model(path, checkpoint: dict, model: nn.Module) -> None:
             raise CheckpointError(f"{path} does not fit this model: '{key}' is {got} in the "
                                   f"checkpoint and {tuple(tensor.shape)} in the model")
 
-
-def _args(spec: dict) -> str:
-    return ", ".join(f"{k}={v!r}" for k, v in spec.get("kwargs", {}).items())

@@ -37,7 +37,7 @@ def _fetch_with_torchvision(spec: DatasetSpec, into: Path) -> None:
 def _find(into: Path, file_name: str) -> Path:
     matches = list(into.rglob(file_name))
     if not matches:
-        raise ChecksumError(f"download finished but {file_name} is missing from it")
+        raise DownloadError(f"download finished but {file_name} is missing from it")
     return matches[0]
 
 

@@ -40,11 +40,24 @@ def read_mnist(folder: Path, train: bool) -> tuple[np.ndarray, np.ndarray]:
     return images[..., None].copy(), labels.astype(np.int64)
 
 
+class _ArraysOnly(pickle.Unpickler):
+    """CIFAR-10's pickles hold dicts, lists, bytes and NumPy arrays; refuse anything else,
+    so a tampered file in the data folder cannot run code (as ``weights_only=True``)."""
+
+    ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+               ("numpy", "ndarray"), ("numpy", "dtype"),
+               ("_codecs", "encode")}  # how protocol-2 pickles written by Python 3 store bytes
+
+    def find_class(self, module: str, name: str):
+        if (module, name) not in self.ALLOWED:
+            raise pickle.UnpicklingError(f"refusing to load {module}.{name}: not CIFAR-10 data")
+        return super().find_class(module, name)
+
+
 def _unpickle(path: Path) -> dict:
-    # Only called on files already checked against a SHA-256 manifest when one exists.
     try:
         with open(path, "rb") as f:
-            return pickle.load(f, encoding="bytes")
+            return _ArraysOnly(f, encoding="bytes").load()
     except (pickle.UnpicklingError, EOFError, ValueError) as err:
         raise DataFormatError(f"{path} cannot be read ({err}); delete it and re-download") from err
 

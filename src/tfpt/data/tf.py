@@ -16,6 +16,8 @@ import tensorflow as tf
 from tfpt.data import ImageData
 from tfpt.data.order import EpochCounter
 
+PAD = 4  # pixels of zero (black) padding before the random crop (CIFAR-10's usual 4)
+
 
 def normalize_fn(data: ImageData):
     """uint8 → float32 in [0, 1] → standardized; the same float ops as the torch transform."""
@@ -30,18 +32,20 @@ def normalize_fn(data: ImageData):
 
 
 def augment_fn(data: ImageData, seed: int):
-    """Random crop (after padding 4 pixels of zeros) and horizontal flip, per image.
+    """Random crop (after padding 4 black pixels: it runs on the uint8 image, before
+    normalizing) and horizontal flip, per image; the same distribution as :func:`random_crop_flip`.
 
-    Stateless ops seeded by (seed, epoch, image index): the same run draws the same
-    crops, so a resumed run continues exactly (stateful TF random ops would restart).
+    Stateless ops seeded by (seed, epoch, image index), crop and flip from separate
+    keys: the same run draws the same crops, so a resumed run continues exactly
+    (stateful TF random ops would restart).
     """
     shape = data.spec.image_shape
 
     def augment(image: tf.Tensor, epoch: tf.Tensor, index: tf.Tensor) -> tf.Tensor:
-        key = tf.stack([tf.cast(seed, tf.int64) * 1_000_003 + epoch, index])
-        padded = tf.pad(image, [[4, 4], [4, 4], [0, 0]])
-        cropped = tf.image.stateless_random_crop(padded, shape, seed=key)
-        return tf.image.stateless_random_flip_left_right(cropped, seed=key + 1)
+        stream = tf.cast(seed, tf.int64) * 1_000_003 + epoch
+        padded = tf.pad(image, [[PAD, PAD], [PAD, PAD], [0, 0]])  # uint8: black
+        cropped = tf.image.stateless_random_crop(padded, shape, seed=tf.stack([stream, 2 * index]))
+        return tf.image.stateless_random_flip_left_right(cropped, seed=tf.stack([stream, 2 * index + 1]))
 
     return augment
 
@@ -75,7 +79,7 @@ def loader(data: ImageData, split: str = "train", batch_size: int = 128,
     indices = indices.unbatch()
     if augment:  # per image, before batching, so every image gets its own crop and flip
         flip_crop = augment_fn(data, seed)
-        batches = (indices.map(lambda i, e: (flip_crop(normalize(tf.gather(x, i)), e, i),
+        batches = (indices.map(lambda i, e: (normalize(flip_crop(tf.gather(x, i), e, i)),
                                              tf.gather(y, i)),
                                num_parallel_calls=tf.data.AUTOTUNE)
                    .batch(batch_size, drop_remainder=drop_last))
@@ -89,7 +93,6 @@ def loader(data: ImageData, split: str = "train", batch_size: int = 128,
 
 # --- the fast path: the whole split on the device, whole batches augmented at once ---
 
-PAD = 4  # pixels of zero padding before the random crop (CIFAR-10's usual 4)
 _TF_DEVICES = {"cpu": "/CPU:0", "cuda": "/GPU:0", "gpu": "/GPU:0", "auto": None}
 
 

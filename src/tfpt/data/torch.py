@@ -16,6 +16,8 @@ from torchvision.transforms import v2
 from tfpt.data import ImageData
 from tfpt.data.order import EpochCounter
 
+PAD = 4  # pixels of zero (black) padding before the random crop (CIFAR-10's usual 4)
+
 
 def normalize_transform(data: ImageData) -> v2.Compose:
     """uint8 → float32 in [0, 1] → standardized with the dataset's channel mean/std."""
@@ -26,14 +28,15 @@ def normalize_transform(data: ImageData) -> v2.Compose:
 
 
 def augment_transform(data: ImageData) -> v2.Compose:
-    """Random crop (after padding 4 pixels of zeros) and horizontal flip, per image."""
+    """Random crop (after padding 4 black pixels: it runs on the uint8 image, before
+    normalizing) and horizontal flip, per image; the same distribution as :func:`random_crop_flip`."""
     height = data.spec.image_shape[0]
-    return v2.Compose([v2.RandomCrop(height, padding=4), v2.RandomHorizontalFlip()])
+    return v2.Compose([v2.RandomCrop(height, padding=PAD), v2.RandomHorizontalFlip()])
 
 
 class ImageArrayDataset(Dataset):
-    """Images held as one uint8 NCHW tensor; ``transform`` runs on a whole batch at once,
-    ``augment`` (random, so different for every image) on each image of the batch."""
+    """Images held as one uint8 NCHW tensor; ``augment`` (random, so different for every
+    image) runs first, on each uint8 image, then ``transform`` on the whole batch at once."""
 
     def __init__(self, images: np.ndarray, labels: np.ndarray, transform=None, augment=None):
         self.images = torch.from_numpy(images).permute(0, 3, 1, 2)  # NHWC → NCHW, a view
@@ -45,17 +48,16 @@ class ImageArrayDataset(Dataset):
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
         image = self.images[i]
-        image = self.transform(image) if self.transform else image
-        return (self.augment(image) if self.augment else image), self.labels[i]
+        image = self.augment(image) if self.augment else image  # on uint8: pads black
+        return (self.transform(image) if self.transform else image), self.labels[i]
 
     def __getitems__(self, indices: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
         # DataLoader calls this once per batch: one tensor op instead of batch_size calls.
         idx = torch.as_tensor(indices)
         images = self.images[idx]
-        images = self.transform(images) if self.transform else images
         if self.augment:
             images = torch.stack([self.augment(image) for image in images])
-        return images, self.labels[idx]
+        return (self.transform(images) if self.transform else images), self.labels[idx]
 
 
 class EpochSampler(Sampler[int]):
@@ -96,7 +98,6 @@ def loader(data: ImageData, split: str = "train", batch_size: int = 128,
 
 # --- the fast path: the whole split on the device, whole batches augmented at once ---
 
-PAD = 4  # pixels of zero padding before the random crop (CIFAR-10's usual 4)
 
 
 def random_crop_flip(images: torch.Tensor, offsets: torch.Tensor, flips: torch.Tensor,

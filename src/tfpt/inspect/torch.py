@@ -26,7 +26,8 @@ def shape_table(model: nn.Module, x: torch.Tensor) -> list[Row]:
 
     Why hooks: the model runs unchanged and each module reports its own output, so
     the table shows what really happened for this input. The hooks are removed
-    afterwards; the pass runs under ``torch.no_grad`` in the model's current mode.
+    afterwards; the pass runs under ``torch.no_grad`` in eval mode (the mode is restored
+    afterwards), as Keras runs ``training=False``: no BatchNorm statistic changes.
     Built in notebook 06.
     """
     rows: list[Row] = []
@@ -38,10 +39,13 @@ def shape_table(model: nn.Module, x: torch.Tensor) -> list[Row]:
 
     handles = [module.register_forward_hook(recorder(name))
                for name, module in model.named_modules() if not list(module.children())]
+    was_training = model.training
+    model.eval()  # as Keras' training=False: no BatchNorm statistics updated, no dropout
     try:
         with torch.no_grad():
             model(x)
     finally:
+        model.train(was_training)
         for handle in handles:
             handle.remove()
     return rows
