@@ -20,7 +20,7 @@ setup: $(STAMP)
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -e ".[test,site]"
+	$(BIN)/python -m pip install --quiet $(PIP_ARGS) -e ".[test,site]"
 	$(BIN)/python -m ipykernel install --user --name tfpt --display-name "Python (tfpt)" >/dev/null
 	@$(BIN)/python -c "import matplotlib.pyplot"  # build the font cache once, not inside a test
 	@touch $@
@@ -33,7 +33,7 @@ lab: setup
 
 test: setup
 	$(BIN)/ruff check .
-	timeout 3000 $(BIN)/python -m pytest tests notebooks $(NBVAL) -n 2 --dist loadfile
+	TFPT_QUICK=$${TFPT_QUICK:-1} timeout 3000 $(BIN)/python -m pytest tests notebooks $(NBVAL) -n 2 --dist loadfile
 
 run: setup
 	$(BIN)/python scripts/run_series.py

@@ -293,3 +293,17 @@ def test_a_killed_worker_fails_the_run_fast_with_one_line(tmp_path, framework):
     assert errors[0].startswith("tfpt train: error: rank 1 was killed by SIGKILL"), errors[0]
     assert "rank1.log" in errors[0] and "other rank was stopped" in errors[0]
     assert not [w for w in workers if Path(f"/proc/{w}").exists()], "a worker outlived the run"
+
+
+@pytest.mark.slow
+def test_the_documented_torchrun_c10d_recipe_runs_tfpt_train(tmp_path):
+    """README's two-machine PyTorch line, on one machine: c10d rendezvous on 127.0.0.1."""
+    port = distributed.free_ports(1)[0]
+    out = tmp_path / "c10d"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "1", "--nproc_per_node", "2",
+           "--rdzv-backend", "c10d", "--rdzv-endpoint", f"127.0.0.1:{port}", "--rdzv-id", "t",
+           "-m", "tfpt", "train", *_flags(out=str(out), **SMALL)]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=REPO)
+    assert done.returncode == 0, done.stderr[-3000:]
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["epochs"] == 2 and metrics["config"]["nproc"] == 2
