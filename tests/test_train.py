@@ -177,7 +177,9 @@ def test_keras_interrupt_keeps_history_and_checkpoint_consistent(mnist, tmp_path
                                               at_epoch=2)}
     model, history = _keras_run(mnist, fit, epochs=3, checkpoint=path, **kwargs)
     assert history.interrupted and history.epochs == 1
-    restored = ckpt_keras.load(path).model
+    saved = ckpt_keras.load(path)
+    restored = saved.model
+    assert saved.extra["epoch"] == 1  # the keep-best file says which epoch it holds
     x = data_tf.loader(mnist, split="test", batch_size=8, limit=8)
     assert np.isfinite(restored.predict(x, verbose=0)).all()
     assert list(tmp_path.iterdir()) == [path]

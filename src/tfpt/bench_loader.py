@@ -27,16 +27,23 @@ def loader_candidates(frameworks: tuple[str, ...], batch_size: int, steps: int) 
         cifar = tdata.load("cifar10")
     n = min(steps * batch_size, len(cifar.arrays("train")[1]))
     kwargs = {"batch_size": batch_size, "limit": n, "augment": True, "drop_last": True}
-    images = (n // batch_size) * batch_size
+    images = steps * batch_size  # a timed epoch is `steps` batches, over several passes if need be
 
-    def timed(make_loader, touch):
+    def touch(x) -> None:
+        float(x[-1, -1, -1, -1])  # reads one value: waits for the device
+
+    def timed(make_loader):
         def make():
             loader = make_loader()
 
             def epoch() -> float:
-                start = time.perf_counter()
-                for x, _ in loader:
-                    touch(x)
+                start, done = time.perf_counter(), 0
+                while done < steps:  # a small dataset (the sample) is passed over again
+                    for x, _ in loader:
+                        touch(x)
+                        done += 1
+                        if done == steps:
+                            break
                 return time.perf_counter() - start
             return epoch
         return make
@@ -49,15 +56,11 @@ def loader_candidates(frameworks: tuple[str, ...], batch_size: int, steps: int) 
 
         device = "cuda" if torch.cuda.is_available() else "cpu"
 
-        def touch_torch(x):
-            float(x[-1, -1, -1, -1])  # waits for the device
-
         found += [
             Candidate("torch: per image (DataLoader + transforms)", "torch", "loader", True,
-                      timed(lambda: dt.loader(cifar, **kwargs), touch_torch), images),
+                      timed(lambda: dt.loader(cifar, **kwargs)), images),
             Candidate(f"torch: batched, data on {device}", "torch", "loader", False,
-                      timed(lambda: dt.device_loader(cifar, device=device, **kwargs),
-                            touch_torch), images)]
+                      timed(lambda: dt.device_loader(cifar, device=device, **kwargs)), images)]
     if "tf" in frameworks:
         import tensorflow as tf
 
@@ -65,13 +68,10 @@ def loader_candidates(frameworks: tuple[str, ...], batch_size: int, steps: int) 
 
         device = "cuda" if tf.config.list_physical_devices("GPU") else "cpu"
 
-        def touch_tf(x):
-            float(x[-1, -1, -1, -1])
-
         found += [
             Candidate("tf: per image (tf.data map)", "tf", "loader", True,
-                      timed(lambda: df.loader(cifar, **kwargs), touch_tf), images),
+                      timed(lambda: df.loader(cifar, **kwargs)), images),
             Candidate(f"tf: batched, data on {device} (XLA)", "tf", "loader", False,
-                      timed(lambda: df.device_loader(cifar, device=device, **kwargs), touch_tf),
+                      timed(lambda: df.device_loader(cifar, device=device, **kwargs)),
                       images)]
     return found

@@ -57,7 +57,7 @@ class KeepBest(keras.callbacks.Callback):
             from tfpt.checkpoint.keras import save
 
             self.best = logs["val_loss"]
-            save(self.path, self.model)
+            save(self.path, self.model, epoch=epoch + 1)  # as the PyTorch loop's keep-best
 
 
 class HistoryCallback(keras.callbacks.Callback):
@@ -245,7 +245,7 @@ def fit_custom(model: keras.Model, train_ds: tf.data.Dataset, val_ds: tf.data.Da
                 if checkpoint is not None:
                     from tfpt.checkpoint.keras import save
 
-                    save(checkpoint, model)
+                    save(checkpoint, model, epoch=epoch + 1, history=history.to_dict())
             else:
                 waited += 1
             if on_epoch_end is not None:
