@@ -8,7 +8,11 @@
   early stopping and TensorBoard tags, written as plain loop code.
 
 Both choose the best epoch on the *validation* set and leave the test set alone.
-Twin of :mod:`tfpt.train.torch`.
+Twin of :mod:`tfpt.train.torch`, with three differences the frameworks impose:
+datasets (``train_ds``, ``val_ds``) where PyTorch takes loaders; ``train_epoch``
+takes the traced step from ``make_train_step`` rather than the model (tracing once
+per model is the point of ``tf.function``); and the Keras loops take ``jit_compile``
+(``fit`` also Keras ``callbacks``) where the PyTorch loop takes a ``device``.
 """
 
 from __future__ import annotations
