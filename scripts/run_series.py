@@ -5,7 +5,8 @@
 
 ``make run`` writes executed copies and HTML into ``build/`` (the notebooks in
 ``notebooks/`` stay as they are) and prints a timing table. ``--inplace`` writes
-the outputs back into the notebook and stamps it with the mode it ran in; commit
+the outputs back into the notebook and stamps it with the mode it ran in and the
+versions it ran with (Python, torch, TensorFlow, Keras); commit
 notebooks from a full-mode run (``TFPT_QUICK`` unset). Both check every result
 with ``nbhygiene`` and record the times in ``docs/timings.json`` (the site's and the
 workshop guide's source). Honours ``TFPT_QUICK`` and ``TFPT_DATA_DIR``.
@@ -17,6 +18,7 @@ import argparse
 import json
 import logging
 import os
+import platform
 import sys
 import time
 from pathlib import Path
@@ -45,8 +47,16 @@ def execute(notebook: Path, timeout: int = 1800) -> tuple[nbformat.NotebookNode,
     NotebookClient(nb, timeout=timeout, kernel_name="python3",
                    extra_arguments=["--IPKernelApp.log_level=ERROR"],
                    resources={"metadata": {"path": str(notebook.parent)}}).execute()
-    nb.metadata["tfpt"] = {"quick": quick()}
+    nb.metadata["tfpt"] = {"quick": quick(), "verified_with": verified_with()}
     return nb, time.perf_counter() - start
+
+
+def verified_with() -> dict[str, str]:
+    """The versions the notebook was executed with (the site shows them on each page)."""
+    from importlib.metadata import version
+
+    return {"python": platform.python_version(),
+            **{name: version(name) for name in ("torch", "tensorflow", "keras")}}
 
 
 def record(times: dict[str, float], path: Path = TIMINGS) -> None:
