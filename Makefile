@@ -1,9 +1,10 @@
 # Two commands for a fresh machine: `make lab` (set up, open the series) and
 # `make test` (set up, run unit tests and every notebook). `make run` executes
 # the whole series headless into build/. Set-up is idempotent: it reinstalls only
-# when pyproject.toml changed or .venv is missing.
+# when pyproject.toml or requirements.lock changed or .venv is missing.
+# Python 3.11-3.13: PYTHON if given, else python3, else the newest python3.1x on PATH
+# (scripts/setup.sh says in one line what to do when there is none).
 SHELL := /bin/bash
-PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.tfpt-installed
@@ -14,17 +15,28 @@ NBVAL := --nbval-lax --nbval-current-env --nbval-cell-timeout=600 \
 
 NB ?= $(wildcard notebooks/[0-9][0-9]_*.ipynb)
 
-.PHONY: setup lab test run notebooks student site doctor clean
+.PHONY: setup venv-check lock drift lab test run notebooks student site doctor clean
 
-setup: $(STAMP)
+setup: venv-check $(STAMP)
 
-$(STAMP): pyproject.toml
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet $(PIP_ARGS) -e ".[test,site]"
-	$(BIN)/python -m ipykernel install --user --name tfpt --display-name "Python (tfpt)" >/dev/null
-	@$(BIN)/python -c "import matplotlib.pyplot"  # build the font cache once, not inside a test
+# An existing .venv on an unsupported Python is named, not silently reused.
+venv-check:
+	@sh scripts/setup.sh check
+
+# Installs requirements.lock (every package pinned with hashes) with uv, or pip without it.
+$(STAMP): pyproject.toml requirements.lock
+	@sh scripts/setup.sh install
 	@touch $@
-	@echo "set-up done: $(VENV) has the pinned stack and tfpt (editable)"
+
+# Rewrite requirements.lock after a pin in pyproject.toml changed (tests/test_setup.py
+# fails while the two disagree).
+lock:
+	@sh scripts/setup.sh lock
+
+# The newest releases of the stack in build/drift-venv (no pins): unit tests and notebooks in
+# quick mode, report in build/drift.md. Not part of `make test`; see README "Keeping up".
+drift:
+	python3 scripts/drift.py
 
 # Works on a laptop (opens the browser), as root in a container (--allow-root) and on a
 # headless server or over SSH (--no-browser; prints the URL): see scripts/lab.py.
