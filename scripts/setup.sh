@@ -9,7 +9,8 @@
 # Python: $PYTHON if given, else python3 if it is 3.11-3.13, else the newest of python3.13,
 # python3.12, python3.11 on PATH. The installer: uv when it is on PATH or installs into the venv
 # (`pip install uv`, seconds), else pip; both install the same hashed lock. $PIP_ARGS is passed to
-# either (e.g. `--no-index --find-links /media/usb/wheels` for an offline wheelhouse).
+# either (e.g. `--no-index --find-links /media/usb/wheels` for an offline wheelhouse);
+# TFPT_INSTALLER=pip forces pip.
 set -eu
 
 SUPPORTED="3.11 3.12 3.13"
@@ -56,6 +57,7 @@ check() {
 
 # uv on PATH, else uv installed into the venv by pip; nothing when neither works (then pip).
 find_uv() {
+    [ "${TFPT_INSTALLER:-auto}" = pip ] && return 0
     if command -v uv >/dev/null 2>&1; then command -v uv; return; fi
     if timeout 120 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
         $PIP_ARGS "uv==$UV_VERSION" >/dev/null 2>&1; then
