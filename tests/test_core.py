@@ -28,10 +28,11 @@ def test_seed_reproduces_every_generator():
         layer = keras.layers.Dense(2)
         layer.build((None, 4))
         return [random.random(), np.random.rand(3), torch.rand(3).numpy(),
-                tf.random.uniform((3,)).numpy(), layer.kernel.numpy(),
+                tf.random.uniform((3,)).numpy(), keras.random.uniform((3,)).numpy(),
+                layer.kernel.numpy(),
                 torch.nn.Linear(4, 2).weight.detach().numpy()]
 
-    assert tfpt.seed(123) == ["python", "numpy", "torch", "tensorflow"]
+    assert tfpt.seed(123) == ["python", "numpy", "torch", "tensorflow", "keras"]
     first = draw()
     tfpt.seed(123)
     second = draw()

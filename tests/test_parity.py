@@ -66,3 +66,29 @@ def test_gradient_dicts_use_each_tensors_own_scale():
         assert_grads_close({"w": ref["w"], "b": np.array([2e-3])}, ref, quiet=True)
     with pytest.raises(AssertionError, match="different parameters"):
         assert_grads_close({"w": ref["w"]}, ref, quiet=True)
+
+
+def test_dtype_check_fails_on_another_dtype():
+    """01 ex. 3 asks for float32: with check_dtype a float64 answer fails, values alone pass."""
+    x = np.linspace(0, 1, 6, dtype=np.float32)
+    assert_close(torch.from_numpy(x), tf.constant(x), rtol=0, atol=0, check_dtype=True, quiet=True)
+    assert compare(x.astype(np.float64), x, rtol=0, atol=0).passed  # values only
+    with pytest.raises(AssertionError, match="dtypes differ: float64 vs float32"):
+        assert_close(x.astype(np.float64), tf.constant(x), rtol=0, atol=0, check_dtype=True,
+                     quiet=True)
+    assert "same dtype" in str(compare(x, x, check_dtype=True))
+
+
+def test_zero_tolerance_catches_one_ulp():
+    """Checks at rtol=atol=0 (bit-equal results) fail on a one-ulp change."""
+    x = np.array([1.0, 2.0, 3.0], dtype=np.float32)
+    bad = x.copy()
+    bad[1] = np.nextafter(bad[1], np.float32(3))
+    assert_close(x.copy(), x, rtol=0, atol=0, quiet=True)
+    with pytest.raises(AssertionError, match="^FAIL"):
+        assert_close(bad, x, rtol=0, atol=0, quiet=True)
+
+
+def test_max_rel_diff_is_relative_to_the_largest_reference_value():
+    v = compare(np.array([1.0, 101.0]), np.array([0.0, 100.0]), rtol=1, atol=0)
+    assert v.max_abs == 1.0 and v.max_rel == 0.01  # 1 / max|b|, not the 1/0 elementwise ratio

@@ -3,7 +3,9 @@
 Built in notebook 01 from ``np.testing.assert_allclose``. ``assert_close(tf_value,
 torch_value)`` accepts TF tensors, torch tensors, Keras variables or NumPy arrays,
 prints one verdict line (largest differences, shape, dtypes, tolerance), and raises
-an ``AssertionError`` carrying the same line when the values differ.
+an ``AssertionError`` carrying the same line when the values differ. "max rel diff"
+in that line is ``max|a − b| / max|b|`` (relative to the reference's largest value),
+not the elementwise ``rtol`` bound. ``check_dtype=True`` also fails when the dtypes differ.
 """
 
 from __future__ import annotations
@@ -47,11 +49,19 @@ class Verdict:
         printer.text(str(self))
 
 
-def compare(a, b, rtol: float = 1e-5, atol: float = 1e-5, name: str = "") -> Verdict:
-    """Compare ``a`` with the reference ``b`` elementwise: |a − b| ≤ atol + rtol·|b|."""
+def compare(a, b, rtol: float = 1e-5, atol: float = 1e-5, name: str = "",
+            check_dtype: bool = False) -> Verdict:
+    """Compare ``a`` with the reference ``b`` elementwise: |a − b| ≤ atol + rtol·|b|.
+
+    Values are compared in float64; ``check_dtype=True`` also requires equal dtypes,
+    for checks whose lesson is the dtype.
+    """
     x, y = to_numpy(a), to_numpy(b)
     dtypes = (str(x.dtype), str(y.dtype))
-    tolerance = f"rtol {rtol:g}, atol {atol:g}"
+    tolerance = f"rtol {rtol:g}, atol {atol:g}" + (", same dtype" if check_dtype else "")
+    if check_dtype and dtypes[0] != dtypes[1]:
+        return Verdict(name, False, float("nan"), float("nan"), x.shape, dtypes, tolerance,
+                       note=f"dtypes differ: {dtypes[0]} vs {dtypes[1]}")
     if x.shape != y.shape:
         return Verdict(name, False, float("inf"), float("inf"), x.shape, dtypes, tolerance,
                        note=f"shapes differ: {x.shape} vs {y.shape}")
@@ -65,13 +75,13 @@ def compare(a, b, rtol: float = 1e-5, atol: float = 1e-5, name: str = "") -> Ver
 
 
 def assert_close(a, b, rtol: float = 1e-5, atol: float = 1e-5, name: str = "",
-                 quiet: bool = False) -> None:
+                 quiet: bool = False, check_dtype: bool = False) -> None:
     """Print the verdict of :func:`compare` and raise ``AssertionError`` with it on failure.
 
     Returns nothing, so a notebook shows the verdict once (use :func:`compare` to
     keep the :class:`Verdict`).
     """
-    verdict = compare(a, b, rtol=rtol, atol=atol, name=name)
+    verdict = compare(a, b, rtol=rtol, atol=atol, name=name, check_dtype=check_dtype)
     if not quiet:
         print(verdict)
     if not verdict.passed:

@@ -1,4 +1,8 @@
-"""One seeding helper for every notebook: Python, NumPy, PyTorch and TensorFlow."""
+"""One seeding helper for every notebook: Python, NumPy, PyTorch, TensorFlow and Keras.
+
+Built in notebook 00, which seeds each generator by hand and asserts that this
+helper draws the same numbers, ``keras.random`` included.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +18,7 @@ def _installed(name: str) -> bool:
 
 
 def seed(n: int, deterministic: bool = False) -> list[str]:
-    """Seed ``random``, NumPy, torch and TensorFlow (those installed) with ``n``.
+    """Seed ``random``, NumPy, torch, TensorFlow and Keras (those installed) with ``n``.
 
     Each framework keeps its own random generator, so the same seed reproduces
     each framework's numbers run after run, but never makes torch and TF draw
@@ -34,6 +38,9 @@ def seed(n: int, deterministic: bool = False) -> list[str]:
     if _installed("tensorflow"):
         _seed_tensorflow(n, deterministic)
         seeded.append("tensorflow")
+    if _installed("keras"):
+        _seed_keras(n)
+        seeded.append("keras")
     return seeded
 
 
@@ -54,7 +61,7 @@ def _seed_tensorflow(n: int, deterministic: bool) -> None:
     import tensorflow as tf
 
     # Seeds TF's random ops. Keras 3 layers draw their initializer and dropout seeds
-    # from Python's `random`, seeded in seed() above (as keras.utils.set_random_seed does).
+    # from Python's `random`, seeded in seed() above; keras.random has its own generator.
     tf.random.set_seed(n)
     if deterministic:
         # Also turns Keras's automatic XLA off, which is not deterministic.
@@ -64,3 +71,11 @@ def _seed_tensorflow(n: int, deterministic: bool) -> None:
 
         if config.is_op_determinism_enabled():
             config.disable_op_determinism()
+
+
+def _seed_keras(n: int) -> None:
+    import keras
+
+    # Besides random/NumPy/TF (seeded again, same values), this drops Keras' global
+    # SeedGenerator, so keras.random.* without a seed repeats after re-seeding.
+    keras.utils.set_random_seed(n)
