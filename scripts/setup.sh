@@ -95,6 +95,7 @@ lock() {
     [ -n "$uv" ] || fail "make lock needs uv: pip install uv==$UV_VERSION (or run make setup, which installs it into $VENV)"
     # One lock for every platform and supported Python (markers where wheels differ).
     "$uv" pip compile pyproject.toml --extra test --extra site --universal --python-version 3.11 \
+        --constraint scripts/lock-constraints.txt \
         --generate-hashes --quiet -o "$LOCK"
     say "$LOCK written from pyproject.toml"
 }
