@@ -137,17 +137,60 @@ def math_to_mathml(markdown: str) -> str:
     return "".join(p if i % 2 else MATH.sub(_mathml, p) for i, p in enumerate(parts))
 
 
+def pair_tags(nb: nbformat.NotebookNode) -> None:
+    """Turn scripts/mark_pairs.py's metadata into tags, which nbconvert writes as classes."""
+    for cell in nb.cells:
+        meta = cell.metadata.get("tfpt") or {}
+        if meta.get("pair") in ("tf", "torch") and meta.get("pair_id"):
+            cell.metadata["tags"] = [*cell.metadata.get("tags", []), f"tfpt-pair-{meta['pair']}",
+                                     f"tfpt-pairid-{meta['pair_id']}"]
+
+
+def verified_with(nb: nbformat.NotebookNode) -> str | None:
+    """"Verified with Python 3.11.7, torch 2.14.1, …" from run_series.py's stamp, if any."""
+    stamp = (nb.metadata.get("tfpt") or {}).get("verified_with") or {}
+    names = {"python": "Python", "torch": "torch", "tensorflow": "TensorFlow", "keras": "Keras"}
+    parts = [f"{label} {stamp[key]}" for key, label in names.items() if stamp.get(key)]
+    return "Verified with " + ", ".join(parts) if parts else None
+
+
 def stage_notebook(source: Path, target: Path, source_url: str) -> None:
-    """Copy a notebook for rendering: formulas as MathML, a download/source line on top."""
+    """Copy a notebook for rendering: formulas as MathML, pairs tagged, links on top."""
     nb = nbformat.read(source, as_version=4)
     for cell in nb.cells:
         if cell.cell_type == "markdown":
             cell.source = math_to_mathml(cell.source)
+    pair_tags(nb)
     links = [f"[Download this notebook](../downloads/{source.name}) (with its outputs)"]
     if source_url:
         links.append(f"[view its source]({source_url.rstrip('/')}/notebooks/{source.name})")
+    stamp = verified_with(nb)
+    if stamp:
+        links.append(stamp)
     nb.cells.insert(0, nbformat.v4.new_markdown_cell(" · ".join(links)))
     nbformat.write(nb, target)
+
+
+ORT_FILES = ("ort.wasm.min.js", "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm")
+ORT_MISSING = ('throw new Error("onnxruntime-web is not installed: run `npm ci --prefix site`, '
+               'then make site");\n')
+
+
+def stage_site_assets(stage_dir: Path) -> None:
+    """The pairs' CSS/JS, and onnxruntime-web for the demo (installed by `npm ci`, not fetched)."""
+    shutil.copytree(ROOT / "site" / "assets", stage_dir / "assets" / "tfpt", dirs_exist_ok=True)
+    if not (stage_dir / "demo").is_dir():
+        return
+    ort_dir = stage_dir / "demo" / "ort"
+    ort_dir.mkdir(exist_ok=True)
+    dist = ROOT / "site" / "node_modules" / "onnxruntime-web" / "dist"
+    if all((dist / name).is_file() for name in ORT_FILES):
+        for name in ORT_FILES:
+            shutil.copy2(dist / name, ort_dir / name)
+    else:
+        log.warning("onnxruntime-web is missing (%s): the demo page will not run; "
+                    "install it with `npm ci --prefix site`", dist)
+        (ort_dir / ORT_FILES[0]).write_text(ORT_MISSING, encoding="utf-8")
 
 
 def stage(stage_dir: Path, timings_path: Path, source_url: str, root: Path = ROOT) -> list:
@@ -165,6 +208,7 @@ def stage(stage_dir: Path, timings_path: Path, source_url: str, root: Path = ROO
                          "the reading-order table belongs")
     index.write_text(text.replace(MARKER, reading_order(paths, load_timings(timings_path))),
                      encoding="utf-8")
+    stage_site_assets(stage_dir)
     (stage_dir / "notebooks").mkdir()
     (stage_dir / "downloads").mkdir()
     nav_notebooks = []
@@ -177,10 +221,12 @@ def stage(stage_dir: Path, timings_path: Path, source_url: str, root: Path = ROO
     if (stage_dir / "cheatsheet.md").exists():
         nav.append({"Cheat sheet": "cheatsheet.md"})
     for md in sorted(stage_dir.glob("*.md")):
-        if md.name not in ("index.md", "cheatsheet.md"):
+        if md.name not in ("index.md", "cheatsheet.md", "demo.md"):
             heading = next((ln[2:].strip() for ln in md.read_text(encoding="utf-8").splitlines()
                             if ln.startswith("# ")), md.stem)
             nav.append({heading: md.name})
+    if (stage_dir / "demo.md").exists():
+        nav.append({"Try it: both models in your browser": "demo.md"})
     return nav
 
 

@@ -179,6 +179,8 @@ def test_broken_doc_link_fails_the_build(tmp_path):
     root = tmp_path / "repo"
     (root / "notebooks").mkdir(parents=True)
     shutil.copy(REPO / "mkdocs.yml", root)
+    (root / "site").mkdir()
+    shutil.copy(REPO / "site" / "hooks.py", root / "site")  # mkdocs.yml's hook
     shutil.copytree(REPO / "docs", root / "docs", ignore=shutil.ignore_patterns("timings.json"))
     nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# 00 · Tiny")]),
                    root / "notebooks" / "00_tiny.ipynb")
