@@ -15,7 +15,7 @@ NBVAL := --nbval-lax --nbval-current-env --nbval-cell-timeout=600 \
 
 NB ?= $(wildcard notebooks/[0-9][0-9]_*.ipynb)
 
-.PHONY: setup venv-check lock drift lab test run notebooks student site doctor clean
+.PHONY: setup venv-check lock drift lab test run notebooks student site site-serve doctor clean
 
 setup: venv-check $(STAMP)
 
@@ -24,7 +24,7 @@ venv-check:
 	@sh scripts/setup.sh check
 
 # Installs requirements.lock (every package pinned with hashes) with uv, or pip without it.
-$(STAMP): pyproject.toml requirements.lock
+$(STAMP): pyproject.toml requirements.lock site/package-lock.json
 	@sh scripts/setup.sh install
 	@touch $@
 
@@ -62,6 +62,10 @@ student: setup
 
 site: setup
 	$(BIN)/python scripts/build_site.py
+
+# The demo page loads WebAssembly, which browsers refuse from file://: serve on 127.0.0.1:8000.
+site-serve: site
+	$(BIN)/python scripts/serve_site.py
 
 doctor: setup
 	$(BIN)/python -m tfpt doctor

@@ -3,7 +3,8 @@
 #
 #   sh scripts/setup.sh pick      print the Python interpreter to build .venv with, or one error line
 #   sh scripts/setup.sh check     refuse an existing .venv made with an unsupported Python
-#   sh scripts/setup.sh install   create .venv and install requirements.lock, then tfpt (editable)
+#   sh scripts/setup.sh install   create .venv, install requirements.lock, then tfpt (editable) and
+#                                 the site's onnxruntime-web (npm ci, site/package-lock.json)
 #   sh scripts/setup.sh lock      rewrite requirements.lock from pyproject.toml (`make lock`)
 #
 # Python: $PYTHON if given, else python3 if it is 3.11-3.13, else the newest of python3.13,
@@ -83,6 +84,12 @@ install() {
             --require-hashes -r "$LOCK"
         "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check $PIP_ARGS --no-deps -e .
         how="pip"
+    fi
+    # The site's demo runs the exported models with onnxruntime-web, pinned in site/package-lock.json.
+    if command -v npm >/dev/null 2>&1; then
+        npm ci --prefix site --no-audit --no-fund --silent >/dev/null
+    else
+        say "npm not found: the site's in-browser demo will have no onnxruntime-web (apt install npm)"
     fi
     "$VENV/bin/python" -m ipykernel install --user --name tfpt --display-name "Python (tfpt)" >/dev/null
     "$VENV/bin/python" -c "import matplotlib.pyplot"  # build the font cache once, not inside a test
