@@ -67,8 +67,11 @@ def problems(path: str | Path) -> list[str]:
         found += [f"{where}: printed twice: {v[:60]}" for v in sorted(doubled)]
     if any(c is None for c in counts) or counts != sorted(counts):
         found.append("not executed top to bottom in one run (execution counts)")
-    if nb.get("metadata", {}).get("tfpt", {}).get("quick", True):
+    stamp = nb.get("metadata", {}).get("tfpt", {})
+    if stamp.get("quick", True):
         found.append("not stamped as a full-mode run (metadata tfpt.quick must be false)")
+    if set(stamp.get("verified_with", {})) != {"python", "torch", "tensorflow", "keras"}:
+        found.append("no verified-with stamp (metadata tfpt.verified_with): re-run it with make notebooks")
     return found
 
 
