@@ -140,6 +140,9 @@ def build_parser() -> Parser:
                        help="with --nproc: seconds a worker waits for a missing one before "
                             "the run fails")
     train.set_defaults(func=_train)
+    from tfpt.export import add_parser as add_export  # tfpt export (notebook 08)
+
+    add_export(commands)
     return parser
 
 
