@@ -67,6 +67,7 @@ def export(model: torch.nn.Module, out: Path) -> None:
     """Write keras.onnx and torch.onnx for ``model`` (and its Keras twin) into ``out``."""
     keras_model = keras_models.MnistCNN(image_shape=(SIZE, SIZE, 1))
     port.torch_to_keras(model, keras_model)
+    keras_model(np.zeros((1, SIZE, SIZE, 1), np.float32))  # Keras exports only a model it has called
     keras_model.export(str(out / "keras.onnx"), format="onnx", verbose=False)
     example = (torch.zeros(1, 1, SIZE, SIZE),)
     torch.onnx.export(model, example, str(out / "torch.onnx"), dynamo=True, external_data=False,

@@ -189,3 +189,38 @@ def test_broken_doc_link_fails_the_build(tmp_path):
 
     with pytest.raises(Abort, match="strict"):
         build_site.build(tmp_path / "site", tmp_path / "none.json", "", root=root)
+
+
+def test_notebook_page_names_the_versions_it_was_verified_with():
+    nb = nbformat.v4.new_notebook()
+    assert build_site.verified_with(nb) is None
+    nb.metadata["tfpt"] = {"verified_with": {"python": "3.11.7", "torch": "2.14.1",
+                                             "tensorflow": "2.21.0", "keras": "3.15.1"}}
+    assert build_site.verified_with(nb) == ("Verified with Python 3.11.7, torch 2.14.1, "
+                                            "TensorFlow 2.21.0, Keras 3.15.1")
+
+
+def _hooks():
+    spec = importlib.util.spec_from_file_location("site_hooks", REPO / "site" / "hooks.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_marked_cells_become_one_two_column_pair():
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("a = tf.ones(2)", metadata={"tfpt": {"pair": "tf", "pair_id": "01-1"}}),
+        nbformat.v4.new_code_cell("b = torch.ones(2)",
+                                  metadata={"tfpt": {"pair": "torch", "pair_id": "01-1"}}),
+        nbformat.v4.new_code_cell("print(a, b)")])
+    build_site.pair_tags(nb)
+    cell = ('<div class="jp-Cell jp-CodeCell celltag_{0} celltag_tfpt-pairid-01-1">'
+            '<div class="jp-Cell">{1}</div></div>')  # mkdocs-jupyter nests a copy of the div
+    html = (cell.format("tfpt-pair-tf", "A") + "\n" + cell.format("tfpt-pair-torch", "B")
+            + '\n<div class="jp-Cell jp-CodeCell">C</div>')
+    assert nb.cells[0].metadata["tags"] == ["tfpt-pair-tf", "tfpt-pairid-01-1"]
+    out = _hooks().pair_columns(html)
+    assert out.count('class="tfpt-pair"') == 1
+    tf_col = out.index("tfpt-col-tf")
+    assert tf_col < out.index(">A<") < out.index("tfpt-col-torch") < out.index(">B<") < out.index(">C<")
+    assert out.index(">C<") > out.index("</div></div></div></div>")  # C stays outside the pair
