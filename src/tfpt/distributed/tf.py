@@ -13,8 +13,8 @@ Keras ``fit`` fails under ``MultiWorkerMirroredStrategy`` in Keras 3
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import keras
 import numpy as np
@@ -25,8 +25,7 @@ from tfpt.data import ImageData
 from tfpt.distributed import Group, in_group
 from tfpt.train.history import History
 from tfpt.train.keras import evaluate
-from tfpt.train.progress import Progress
-from tfpt.train.tensorboard import RunLogger
+from tfpt.train.loop import Epoch, FitOptions, drive
 
 __all__ = ["ShardLoader", "fit", "make_train_step", "setup", "shard_loader", "shutdown"]
 
@@ -97,15 +96,15 @@ def shard_loader(data: ImageData, split: str = "train", batch_size: int = 128, s
                        group or Group(0, 1, "auto", tf.distribute.get_strategy()))
 
 
-def make_train_step(model: keras.Model, optimizer: keras.optimizers.Optimizer, group: Group,
-                    amp: bool = False) -> Callable:
+def make_train_step(model: keras.Model, optimizer: keras.optimizers.Optimizer,
+                    group: Group) -> Callable:
     """One step of every replica on its slice; returns per replica [loss sum, correct, images].
 
     ``compute_average_loss`` divides each replica's loss *sum* by the images in the
     GLOBAL batch; the optimizer then *sums* the replicas' gradients (an all-reduce),
-    which gives the gradient of the mean over the global batch. ``amp`` is decided
-    by the model's dtype policy and a ``LossScaleOptimizer``; the argument is for
-    symmetry with PyTorch.
+    which gives the gradient of the mean over the global batch. Mixed precision is
+    decided by the model's dtype policy and a ``LossScaleOptimizer`` (PyTorch's twin
+    takes ``amp`` instead).
     """
     strategy = group.strategy
 
@@ -142,51 +141,36 @@ def _all_sum(group: Group, values: np.ndarray) -> np.ndarray:
 
 def fit(model: keras.Model, train_loader: ShardLoader, val_loader, epochs: int,
         optimizer: keras.optimizers.Optimizer, schedule: Callable[[int], float] | None = None,
-        group: Group | None = None, logger: RunLogger | None = None,
-        history: History | None = None,
-        on_epoch_end: Callable[[int, History], None] | None = None,
-        log_every: int = 50, amp: bool = False) -> History:
+        group: Group | None = None, **options: Any) -> History:
     """:func:`tfpt.train.keras.fit_custom` for one worker of a group: every worker calls it.
 
     The epoch's training loss and accuracy are summed over all workers (one
     all-reduce per epoch); every worker evaluates the whole validation set, so all
-    hold the same History. Only rank 0 prints and logs. ``on_epoch_end`` runs on
-    every worker (rank 0 alone should write files).
+    hold the same History. Only rank 0 prints (and should get the ``logger``).
+    ``on_epoch_end`` runs on every worker (rank 0 alone should write files).
+    ``options``: :class:`tfpt.train.loop.FitOptions`; a Ctrl-C propagates (the
+    launcher stops every worker) unless ``interruptible=True``. Mixed precision
+    comes from the model's dtype policy, so there is no ``amp`` argument.
     """
     group = group or Group(0, 1, "auto", tf.distribute.get_strategy())
+    opts = FitOptions(**{"progress": group.rank == 0, "interruptible": False, **options})
     strategy = group.strategy
-    train_step = make_train_step(model, optimizer, group, amp)
-    history = history or History()
-    step = history.epochs * len(train_loader)
-    for epoch in range(history.epochs, epochs):
-        start = time.perf_counter()
+    train_step = make_train_step(model, optimizer, group)
+
+    def train(index: int, batches, on_step) -> tuple[float, float]:
+        step = index * len(train_loader)
         sums = tf.zeros(3, tf.float64)  # loss, correct, images: this worker's share
-        batches = Progress(train_loader, len(train_loader), f"epoch {epoch + 1}/{epochs}",
-                           group.rank == 0, every=log_every)
         for x, y, n_global in batches:
             if schedule is not None:
                 optimizer.learning_rate.assign(schedule(step))
             out = train_step(x, y, tf.constant(n_global, tf.int64))
             sums += tf.add_n(strategy.experimental_local_results(out))  # no communication
             step += 1
-            if group.rank == 0 and (batches.due() or (logger and step % logger.every == 0)):
-                mine = sums.numpy()
-                running = (mine[0] / mine[2], mine[1] / mine[2])  # rank 0's share
-                if batches.due():
-                    batches.show(loss=running[0], acc=running[1])
-                if logger is not None:
-                    logger.step(step, *running, float(optimizer.learning_rate.numpy()))
+            mine = lambda s=sums: tuple(float(v) for v in s.numpy()[:2] / s.numpy()[2])  # noqa: E731
+            on_step(mine)
         loss_sum, correct, seen = _all_sum(group, sums.numpy())
-        val_loss, val_accuracy = evaluate(model, val_loader)
-        history.append(loss=loss_sum / seen, accuracy=correct / seen, val_loss=val_loss,
-                       val_accuracy=val_accuracy, lr=float(optimizer.learning_rate.numpy()),
-                       seconds=time.perf_counter() - start)
-        if group.rank == 0:
-            print(history.line(epochs), flush=True)
-            if logger is not None:
-                logger.epoch(epoch + 1, history.last())
-                logger.histograms({w.path: w.numpy() for w in model.weights}, epoch + 1)
-        if on_epoch_end is not None:
-            on_epoch_end(epoch + 1, history)
-    return history
+        return loss_sum / seen, correct / seen
 
+    return drive(epochs, train_loader, Epoch(
+        train, lambda: evaluate(model, val_loader), lambda: float(optimizer.learning_rate.numpy()),
+        lambda: {w.path: w.numpy() for w in model.weights}), opts)

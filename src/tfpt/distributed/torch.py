@@ -12,9 +12,9 @@ slice of tfpt's shared batch order (:func:`tfpt.distributed.shard`) instead of
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
+from typing import Any
 
 import torch
 import torch.distributed as dist
@@ -27,8 +27,7 @@ from tfpt.data.torch import ImageArrayDataset, augment_transform, normalize_tran
 from tfpt.devices import torch_device
 from tfpt.distributed import Group, in_group, shard
 from tfpt.train.history import History
-from tfpt.train.progress import Progress
-from tfpt.train.tensorboard import RunLogger
+from tfpt.train.loop import Epoch, FitOptions, drive
 from tfpt.train.torch import evaluate
 
 __all__ = ["ShardLoader", "fit", "make_train_step", "setup", "shard_loader", "shutdown"]
@@ -135,51 +134,35 @@ def _all_sum(group: Group, values: torch.Tensor) -> torch.Tensor:
 def fit(model: nn.Module, train_loader: ShardLoader, val_loader, epochs: int,
         optimizer: torch.optim.Optimizer,
         schedule: torch.optim.lr_scheduler.LRScheduler | None = None,
-        group: Group | None = None, logger: RunLogger | None = None,
-        history: History | None = None,
-        on_epoch_end: Callable[[int, History], None] | None = None,
-        log_every: int = 50, amp: bool = False) -> History:
+        group: Group | None = None, amp: bool = False, **options: Any) -> History:
     """:func:`tfpt.train.torch.fit` for one rank of a group: every rank calls it.
 
     The epoch's training loss and accuracy are summed over all ranks (one
     all-reduce per epoch); every rank evaluates the whole validation set, so all
-    hold the same History. Only rank 0 prints and logs. ``on_epoch_end`` runs on
-    every rank (it may use collectives; rank 0 alone should write files).
+    hold the same History. Only rank 0 prints (and should get the ``logger``).
+    ``on_epoch_end`` runs on every rank (it may use collectives; rank 0 alone should
+    write files). ``options``: :class:`tfpt.train.loop.FitOptions`; a Ctrl-C
+    propagates (the launcher stops every rank) unless ``interruptible=True``.
     """
     group = group or Group(0, 1, "cpu")
+    opts = FitOptions(**{"progress": group.rank == 0, "interruptible": False, **options})
     plain = model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
     device = torch.device(group.device)
     train_step = make_train_step(model, optimizer, group, amp)
-    history = history or History()
-    step = history.epochs * len(train_loader)
-    for epoch in range(history.epochs, epochs):
-        start = time.perf_counter()
+    lr = [optimizer.param_groups[0]["lr"]]
+
+    def train(index: int, batches, on_step) -> tuple[float, float]:
         model.train()
         sums = torch.zeros(3, dtype=torch.float64, device=device)  # loss, correct, images: mine
-        batches = Progress(train_loader, len(train_loader), f"epoch {epoch + 1}/{epochs}",
-                           group.rank == 0, every=log_every)
         for x, y, n_global in batches:
-            lr = optimizer.param_groups[0]["lr"]  # the rate of this step
+            lr[0] = optimizer.param_groups[0]["lr"]  # the rate of this step
             sums += train_step(x, y, n_global)
-            step += 1
-            if group.rank == 0 and (batches.due() or (logger and step % logger.every == 0)):
-                running = ((sums[0] / sums[2]).item(), (sums[1] / sums[2]).item())  # rank 0's share
-                if batches.due():
-                    batches.show(loss=running[0], acc=running[1])
-                if logger is not None:
-                    logger.step(step, *running, lr)
+            on_step(lambda s=sums: ((s[0] / s[2]).item(), (s[1] / s[2]).item()))  # mine
             if schedule is not None:
                 schedule.step()
         loss_sum, correct, seen = _all_sum(group, sums).tolist()
-        val_loss, val_accuracy = evaluate(plain, val_loader, device)
-        history.append(loss=loss_sum / seen, accuracy=correct / seen, val_loss=val_loss,
-                       val_accuracy=val_accuracy, lr=lr, seconds=time.perf_counter() - start)
-        if group.rank == 0:
-            print(history.line(epochs), flush=True)
-            if logger is not None:
-                logger.epoch(epoch + 1, history.last())
-                logger.histograms({n: p.detach().cpu().numpy()
-                                   for n, p in plain.named_parameters()}, epoch + 1)
-        if on_epoch_end is not None:
-            on_epoch_end(epoch + 1, history)
-    return history
+        return loss_sum / seen, correct / seen
+
+    return drive(epochs, train_loader, Epoch(
+        train, lambda: evaluate(plain, val_loader, device), lambda: lr[0],
+        lambda: {n: p.detach().cpu().numpy() for n, p in plain.named_parameters()}), opts)

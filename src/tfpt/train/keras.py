@@ -21,12 +21,13 @@ import math
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import keras
 import tensorflow as tf
 
 from tfpt.train.history import History
-from tfpt.train.progress import Progress
+from tfpt.train.loop import Epoch, FitOptions, KeepBest, drive, early_stop_line, interrupted_line
 from tfpt.train.tensorboard import RunLogger
 
 LOSS = keras.losses.SparseCategoricalCrossentropy(from_logits=True)  # our models emit logits
@@ -45,31 +46,38 @@ class LearningRateCallback(keras.callbacks.Callback):
         self.step += 1
 
 
-class KeepBest(keras.callbacks.Callback):
+class KeepBestCallback(keras.callbacks.Callback):
     """``ModelCheckpoint(save_best_only=True)`` on ``val_loss``, written atomically.
 
     Keras's own callback writes the file in place, so an interrupted save leaves a
-    broken checkpoint behind; this one writes a temporary file and renames it.
+    broken checkpoint behind; this one writes a temporary file and renames it. The
+    rule and the file's contents (epoch, History) are the custom loops':
+    :class:`tfpt.train.loop.KeepBest`.
     """
 
-    def __init__(self, path: str | Path, best: float = math.inf):
+    def __init__(self, path: str | Path | None, history: History,
+                 on_best: Callable[[int, History], None] | None = None, best: float = math.inf):
         super().__init__()
-        self.path, self.best = Path(path), best
+        self.history_in, self.path = history, path
+        self.keep = KeepBest(self._save if path is not None else None, on_best, best=best)
+
+    def _save(self, epoch: int, history: History) -> None:
+        from tfpt.checkpoint.keras import save
+
+        save(self.path, self.model, epoch=epoch, history=history.to_dict())
 
     def on_epoch_end(self, epoch, logs=None):
-        if logs["val_loss"] < self.best:
-            from tfpt.checkpoint.keras import save
-
-            self.best = logs["val_loss"]
-            save(self.path, self.model, epoch=epoch + 1)  # as the PyTorch loop's keep-best
+        self.keep(epoch + 1, self.history_in)  # after HistoryCallback recorded the epoch
 
 
 class HistoryCallback(keras.callbacks.Callback):
     """Fill a tfpt :class:`History` (the PyTorch loop's shape) and print its line."""
 
-    def __init__(self, history: History, epochs: int, progress: bool):
+    def __init__(self, history: History, epochs: int, progress: bool,
+                 on_epoch_end: Callable[[int, History], None] | None = None):
         super().__init__()
         self.history_out, self.epochs, self.progress = history, epochs, progress
+        self.after = on_epoch_end
 
     def on_epoch_begin(self, epoch, logs=None):
         self.start = time.perf_counter()
@@ -80,7 +88,9 @@ class HistoryCallback(keras.callbacks.Callback):
                                 **{k: logs[k] for k in ("loss", "accuracy", "val_loss",
                                                         "val_accuracy", "lr")})
         if self.progress:
-            print(self.history_out.line(self.epochs))
+            print(self.history_out.line(self.epochs), flush=True)
+        if self.after is not None:
+            self.after(epoch + 1, self.history_out)
 
 
 class TensorBoardCallback(keras.callbacks.Callback):
@@ -104,41 +114,55 @@ class TensorBoardCallback(keras.callbacks.Callback):
 
 def fit(model: keras.Model, train_ds: tf.data.Dataset, val_ds: tf.data.Dataset, epochs: int,
         optimizer: keras.optimizers.Optimizer, schedule: Schedule | None = None,
-        early_stopping: int | None = None, checkpoint: str | Path | None = None,
-        logger: RunLogger | None = None, progress: bool = True, jit_compile: bool = False,
-        history: History | None = None, callbacks: tuple = ()) -> History:
+        jit_compile: bool = False, callbacks: tuple = (), **options: Any) -> History:
     """Keras ``compile`` + ``fit`` on ``train_ds``, validating on ``val_ds`` each epoch.
 
+    ``options`` are the fields of :class:`tfpt.train.loop.FitOptions`, as callbacks:
+    keep-best uses the custom loops' :class:`~tfpt.train.loop.KeepBest`, early stopping
+    is Keras's own. ``log_every`` does not apply (``fit`` runs with ``verbose=0``).
     ``jit_compile`` is explicit: Keras's "auto" turns XLA on whenever a GPU is
     visible, which changes speed and round-off.
     """
-    history = history or History()
+    opts = FitOptions(**options)
+    if opts.log_every != FitOptions.log_every:
+        raise TypeError("Keras fit prints no per-step lines: log_every applies to fit_custom")
+    history = opts.history if opts.history is not None else History()
     same = (getattr(model, "compiled", False) and model.optimizer is optimizer
             and model.jit_compile == jit_compile)
     if not same:  # compiling again would throw away the traced step
         model.compile(optimizer=optimizer, loss=LOSS, metrics=["accuracy"],
                       jit_compile=jit_compile)
-    first_step = history.epochs * len(train_ds)
-    hooks = [HistoryCallback(history, epochs, progress), *callbacks]
-    if schedule is not None:
-        hooks.append(LearningRateCallback(schedule, first_step))
-    if checkpoint is not None:
-        hooks.append(KeepBest(checkpoint, min(history.val_loss, default=math.inf)))
-    if logger is not None:
-        hooks.append(TensorBoardCallback(logger, first_step))
-    if early_stopping is not None:
-        hooks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=early_stopping))
     try:
         model.fit(train_ds, validation_data=val_ds, epochs=epochs, initial_epoch=history.epochs,
-                  callbacks=hooks, verbose=0,
-                  shuffle=False)  # the dataset shuffles itself; Keras 3.15 warns otherwise
+                  callbacks=_callbacks(opts, history, epochs, schedule, len(train_ds), callbacks),
+                  verbose=0, shuffle=False)  # the dataset shuffles itself; Keras 3.15 warns
     except KeyboardInterrupt:
+        if not opts.interruptible:
+            raise
         history.interrupted = True
-        print(f"interrupted: History keeps the {history.epochs} completed epoch(s)")
+        print(interrupted_line(history), flush=True)
     history.stopped_early = history.epochs < epochs and not history.interrupted
-    if history.stopped_early and progress:
-        print(f"early stopping: no lower val_loss for {early_stopping} epochs")
+    if history.stopped_early and opts.progress:
+        print(early_stop_line(opts.early_stopping), flush=True)
     return history
+
+
+def _callbacks(opts: FitOptions, history: History, epochs: int, schedule: Schedule | None,
+               steps: int, extra: tuple) -> list:
+    """Keras callbacks for :func:`fit`'s options, in the order the custom loops run them."""
+    first_step = history.epochs * steps
+    hooks = [HistoryCallback(history, epochs, opts.progress, opts.on_epoch_end), *extra]
+    if schedule is not None:
+        hooks.append(LearningRateCallback(schedule, first_step))
+    if opts.checkpoint is not None or opts.on_best is not None:
+        hooks.append(KeepBestCallback(opts.checkpoint, history, opts.on_best,
+                                      min(history.val_loss, default=math.inf)))
+    if opts.logger is not None:
+        hooks.append(TensorBoardCallback(opts.logger, first_step))
+    if opts.early_stopping is not None:
+        hooks.append(keras.callbacks.EarlyStopping(monitor="val_loss",
+                                                   patience=opts.early_stopping))
+    return hooks
 
 
 def make_train_step(model: keras.Model, optimizer: keras.optimizers.Optimizer,
@@ -200,65 +224,30 @@ def evaluate(model: keras.Model, dataset: tf.data.Dataset) -> tuple[float, float
 
 def fit_custom(model: keras.Model, train_ds: tf.data.Dataset, val_ds: tf.data.Dataset,
                epochs: int, optimizer: keras.optimizers.Optimizer,
-               schedule: Schedule | None = None, early_stopping: int | None = None,
-               checkpoint: str | Path | None = None, logger: RunLogger | None = None,
-               progress: bool = True, jit_compile: bool = False,
-               history: History | None = None,
-               on_epoch_end: Callable[[int, History], None] | None = None,
-               log_every: int = 50) -> History:
+               schedule: Schedule | None = None, jit_compile: bool = False,
+               **options: Any) -> History:
     """The ``GradientTape`` loop of notebook 04 with :func:`fit`'s extras, as plain code.
 
-    Each epoch: :func:`train_epoch`, then :func:`evaluate` on the validation set;
-    keep-best, early stopping and Ctrl-C behave as in ``tfpt.train.torch.fit``.
+    Each epoch: :func:`train_epoch`, then :func:`evaluate` on the validation set; the
+    rest is :func:`tfpt.train.loop.drive`, shared with ``tfpt.train.torch.fit``
+    (``options``: the fields of :class:`tfpt.train.loop.FitOptions`).
     """
-    history = history or History()
+    opts = FitOptions(**options)
     if getattr(model, "optimizer", None) is not optimizer:  # a .keras file stores it
         model.compile(optimizer=optimizer, loss=LOSS)
     train_step, metrics = make_train_step(model, optimizer, jit_compile)
-    best, waited = min(history.val_loss, default=math.inf), 0
-    step = history.epochs * len(train_ds)
-    try:
-        for epoch in range(history.epochs, epochs):
-            start = time.perf_counter()
-            batches = Progress(train_ds, len(train_ds), f"epoch {epoch + 1}/{epochs}", progress,
-                               every=log_every)
 
-            def hook(done: int, batches=batches) -> None:
-                show, log = batches.due(), logger is not None and done % logger.every == 0
-                if show or log:
-                    running = (float(metrics[0].result()), float(metrics[1].result()))
-                    if show:
-                        batches.show(loss=running[0], acc=running[1])
-                    if log:
-                        logger.step(done, *running, float(optimizer.learning_rate.numpy()))
+    def train(index: int, batches, on_step) -> tuple[float, float]:
+        running = lambda: (float(metrics[0].result()), float(metrics[1].result()))  # noqa: E731
+        return train_epoch(train_step, metrics, batches, optimizer, schedule,
+                           index * len(train_ds), lambda step: on_step(running))
 
-            loss, accuracy = train_epoch(train_step, metrics, batches, optimizer, schedule,
-                                         step, hook)
-            step += len(train_ds)
-            val_loss, val_accuracy = evaluate(model, val_ds)
-            history.append(loss=loss, accuracy=accuracy, val_loss=val_loss,
-                           val_accuracy=val_accuracy, lr=float(optimizer.learning_rate.numpy()),
-                           seconds=time.perf_counter() - start)
-            if progress:
-                print(history.line(epochs))
-            if logger is not None:
-                logger.epoch(epoch + 1, history.last())
-                logger.histograms({w.path: w.numpy() for w in model.weights}, epoch + 1)
-            if val_loss < best:
-                best, waited = val_loss, 0
-                if checkpoint is not None:
-                    from tfpt.checkpoint.keras import save
+    def save_best(epoch: int, history: History) -> None:
+        from tfpt.checkpoint.keras import save
 
-                    save(checkpoint, model, epoch=epoch + 1, history=history.to_dict())
-            else:
-                waited += 1
-            if on_epoch_end is not None:
-                on_epoch_end(epoch + 1, history)
-            if early_stopping is not None and waited >= early_stopping:
-                history.stopped_early = True
-                print(f"early stopping: no lower val_loss for {early_stopping} epochs")
-                break
-    except KeyboardInterrupt:
-        history.interrupted = True
-        print(f"interrupted: History keeps the {history.epochs} completed epoch(s)")
-    return history
+        save(opts.checkpoint, model, epoch=epoch, history=history.to_dict())
+
+    return drive(epochs, train_ds, Epoch(
+        train, lambda: evaluate(model, val_ds), lambda: float(optimizer.learning_rate.numpy()),
+        lambda: {w.path: w.numpy() for w in model.weights},
+        save_best if opts.checkpoint is not None else None), opts)

@@ -1,18 +1,16 @@
 """The PyTorch training loop, built step by step in notebook 04.
 
 ``train_epoch`` and ``evaluate`` are the notebook's two functions, plus mixed
-precision (notebook 05) and a hook for progress and logging. ``fit`` is the thin
-part around them that a real run needs: the History, one line per epoch,
-TensorBoard, a keep-best checkpoint chosen on the validation set, early stopping
-and a clean stop on Ctrl-C. Twin of :mod:`tfpt.train.keras`.
+precision (notebook 05) and a hook for progress and logging. ``fit`` is a short
+adapter that hands them to the shared epoch driver, :func:`tfpt.train.loop.drive`
+(History, one line per epoch, TensorBoard, keep-best on the validation set, early
+stopping, a clean stop on Ctrl-C). Twin of :mod:`tfpt.train.keras`.
 """
 
 from __future__ import annotations
 
-import math
-import time
 from collections.abc import Callable
-from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -21,8 +19,7 @@ from torch.utils.data import DataLoader
 
 from tfpt.devices import torch_device
 from tfpt.train.history import History
-from tfpt.train.progress import Progress
-from tfpt.train.tensorboard import RunLogger
+from tfpt.train.loop import Epoch, FitOptions, drive
 
 # Called after every batch with the running sums (on the device) and the images seen.
 StepHook = Callable[[torch.Tensor, torch.Tensor, int], None]
@@ -82,68 +79,33 @@ def evaluate(model: nn.Module, loader, device: str | torch.device = "cpu",
 def fit(model: nn.Module, train_loader: DataLoader, val_loader: DataLoader, epochs: int,
         optimizer: torch.optim.Optimizer,
         schedule: torch.optim.lr_scheduler.LRScheduler | None = None,
-        device: str = "auto", early_stopping: int | None = None,
-        checkpoint: str | Path | None = None, logger: RunLogger | None = None,
-        amp: bool = False, progress: bool = True, history: History | None = None,
-        on_epoch_end: Callable[[int, History], None] | None = None,
-        log_every: int = 50) -> History:
+        device: str = "auto", amp: bool = False, **options: Any) -> History:
     """Train for ``epochs`` epochs (continuing ``history`` when resuming).
 
-    Each epoch: :func:`train_epoch`, then :func:`evaluate` on the *validation* loader.
-    ``checkpoint`` keeps the model with the lowest validation loss (written
-    atomically); ``early_stopping`` stops after that many epochs without one.
-    Ctrl-C stops cleanly: the History keeps the completed epochs. The test set is
-    not touched here: evaluate it once, at the end.
+    Each epoch: :func:`train_epoch`, then :func:`evaluate` on the *validation* loader;
+    the rest (History, progress, TensorBoard, keep-best ``checkpoint``, early stopping,
+    ``on_epoch_end``, Ctrl-C) is :func:`tfpt.train.loop.drive`, shared with the Keras
+    twin; ``options`` are the fields of :class:`tfpt.train.loop.FitOptions`. The test
+    set is not touched here: evaluate it once, at the end.
     """
+    opts = FitOptions(**options)
     device = torch.device(torch_device(device).device)
     model.to(device)
-    history = history or History()
-    best, waited = min(history.val_loss, default=math.inf), 0
-    step = history.epochs * len(train_loader)
-    try:
-        for epoch in range(history.epochs, epochs):
-            start = time.perf_counter()
-            batches = Progress(train_loader, len(train_loader), f"epoch {epoch + 1}/{epochs}",
-                               progress, every=log_every)
+    lr = [optimizer.param_groups[0]["lr"]]  # the rate of the step just taken
 
-            def hook(loss_sum, correct, seen, batches=batches):
-                nonlocal step, lr
-                step, lr = step + 1, optimizer.param_groups[0]["lr"]
-                show, log = batches.due(), logger is not None and step % logger.every == 0
-                if show or log:
-                    running = (loss_sum.item() / seen, correct.item() / seen)
-                    if show:
-                        batches.show(loss=running[0], acc=running[1])
-                    if log:
-                        logger.step(step, *running, lr)
+    def train(index: int, batches, on_step) -> tuple[float, float]:
+        def hook(loss_sum, correct, seen):  # before the schedule moves on: this step's rate
+            lr[0] = optimizer.param_groups[0]["lr"]
+            on_step(lambda: (loss_sum.item() / seen, correct.item() / seen))
 
-            lr = optimizer.param_groups[0]["lr"]  # becomes the rate of the epoch's last step
-            loss, accuracy = train_epoch(model, batches, optimizer, schedule, device, amp, hook)
-            val_loss, val_accuracy = evaluate(model, val_loader, device)
-            history.append(loss=loss, accuracy=accuracy, val_loss=val_loss,
-                           val_accuracy=val_accuracy, lr=lr, seconds=time.perf_counter() - start)
-            if progress:
-                print(history.line(epochs))
-            if logger is not None:
-                logger.epoch(epoch + 1, history.last())
-                logger.histograms({n: p.detach().cpu().numpy()
-                                   for n, p in model.named_parameters()}, epoch + 1)
-            if val_loss < best:
-                best, waited = val_loss, 0
-                if checkpoint is not None:
-                    from tfpt.checkpoint.torch import save
+        return train_epoch(model, batches, optimizer, schedule, device, amp, hook)
 
-                    save(checkpoint, model, optimizer, epoch=epoch + 1, history=history.to_dict())
-            else:
-                waited += 1
-            if on_epoch_end is not None:
-                on_epoch_end(epoch + 1, history)
-            if early_stopping is not None and waited >= early_stopping:
-                history.stopped_early = True
-                print(f"early stopping: no lower val_loss for {early_stopping} epochs")
-                break
-    except KeyboardInterrupt:
-        history.interrupted = True
-        print(f"interrupted: History keeps the {history.epochs} completed epoch(s); "
-              "the last checkpoint is intact")
-    return history
+    def save_best(epoch: int, history: History) -> None:
+        from tfpt.checkpoint.torch import save
+
+        save(opts.checkpoint, model, optimizer, epoch=epoch, history=history.to_dict())
+
+    return drive(epochs, train_loader, Epoch(
+        train, lambda: evaluate(model, val_loader, device), lambda: lr[0],
+        lambda: {n: p.detach().cpu().numpy() for n, p in model.named_parameters()},
+        save_best if opts.checkpoint is not None else None), opts)
