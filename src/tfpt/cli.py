@@ -44,8 +44,10 @@ def _doctor(args: argparse.Namespace) -> int:
 
 def _bench(args: argparse.Namespace) -> int:
     from tfpt import bench
-    from tfpt.app import UsageError
+    from tfpt.errors import UsageError
 
+    if args.out:
+        bench.check_out(args.out)  # before the benchmark runs, not after
     frameworks = ("torch", "tf") if args.framework == "both" else (args.framework,)
     sections = ("loader",) if args.loader else tuple(args.sections.split(","))
     unknown = (set(sections) - set(bench.SECTIONS)) | (set(args.models.split(",")) - set(bench.MODELS))
@@ -147,13 +149,13 @@ def build_parser() -> Parser:
 
 
 def _known_errors() -> tuple[type[Exception], ...]:
-    """Errors that mean bad input or a bad file: shown as one line, not a traceback."""
-    from tfpt.app import UsageError
+    """Errors that mean bad input, a bad file or a fault: shown as one line, not a traceback."""
     from tfpt.checkpoint import CheckpointError
     from tfpt.data import ChecksumError, DataFormatError, MissingDataError, UnknownDatasetError
     from tfpt.distributed import WorkerFailed
+    from tfpt.errors import TfptError
 
-    return (UsageError, CheckpointError, MissingDataError, ChecksumError, DataFormatError,
+    return (TfptError, CheckpointError, MissingDataError, ChecksumError, DataFormatError,
             UnknownDatasetError, WorkerFailed)
 
 
@@ -164,6 +166,10 @@ def main(argv: list[str] | None = None) -> int:
     except _known_errors() as err:
         print(f"tfpt {args.command}: error: {err}", file=sys.stderr)
         return getattr(err, "exit_code", 2)  # a dead worker: 1
+    except KeyboardInterrupt:  # before or between epochs: nothing half-written stays
+        print(f"tfpt {args.command}: interrupted; the checkpoints on disk are intact",
+              file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ import warnings
 
 def loader_candidates(frameworks: tuple[str, ...], batch_size: int, steps: int) -> list:
     from tfpt import data as tdata
-    from tfpt.bench import Candidate
+    from tfpt.bench.core import Candidate
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", tdata.SampleDataWarning)
