@@ -1,6 +1,6 @@
 """Make the site demo's two ONNX models and its three sample digits, reproducibly.
 
-Trains tfpt's PyTorch MnistCNN briefly (one seeded epoch on MNIST's training split), ports
+Trains tfpt's PyTorch MnistCNN briefly (three seeded epochs on MNIST's training split), ports
 its weights into the Keras twin with tfpt.port, exports both to ONNX (Keras with
 ``model.export(format="onnx")``, PyTorch with ``torch.onnx.export(..., dynamo=True)``) and
 checks that onnxruntime gives the same ten scores for each. The models read 14×14 images
@@ -38,7 +38,7 @@ def halve(images: np.ndarray) -> np.ndarray:
 
 
 def train_torch(x: np.ndarray, y: np.ndarray, epochs: int) -> torch.nn.Module:
-    """One seeded pass of Adam over (x, y): a demo model, not a tuned one."""
+    """Seeded passes of Adam over (x, y): a demo model, not a tuned one."""
     tfpt.seed(0)
     model = torch_models.MnistCNN(image_shape=(SIZE, SIZE, 1))
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
@@ -77,7 +77,7 @@ def export(model: torch.nn.Module, out: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "demo")
-    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--epochs", type=int, default=3)
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     mnist = data.load("mnist")
@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         assert diff < TOLERANCE, f"{name}.onnx differs from the model it exports"
     accuracy = float((scores["torch"].argmax(1) == y_test).mean())
     print(f"test accuracy {accuracy:.3f}; files in {args.out}:",
-          ", ".join(f"{p.name} {p.stat().st_size // 1024} KB" for p in sorted(args.out.iterdir())
+          ", ".join(f"{p.name} {p.stat().st_size / 1024:.1f} KB" for p in sorted(args.out.iterdir())
                     if p.suffix in (".onnx", ".png")))
     return 0
 

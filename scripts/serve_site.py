@@ -1,7 +1,8 @@
 """Serve the built site on 127.0.0.1 (`make site-serve`): the demo page needs a web server.
 
-Browsers refuse WebAssembly and model files to a page opened from file://, so the demo's
-onnxruntime-web cannot start there; every other page works from file:// too. The server
+A page opened from file:// cannot fetch the demo's model files or import onnxruntime-web's
+WebAssembly module (Chromium refuses both), so the demo needs a server; every other page
+works from file:// too. The server
 listens on the loopback address only and names .mjs and .wasm files with the types that
 browsers require for them, whatever the system's MIME table says.
 
