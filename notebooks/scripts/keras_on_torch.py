@@ -10,7 +10,9 @@ FOLDER holds ``start.weights.h5`` (weights saved by the TensorFlow-backend model
 and ``batch.npz`` (``x``: NHWC images, ``y``: labels). The script builds the same
 Keras model, loads those weights, predicts ``x``, trains one epoch with ``fit`` on
 ``(x, y)`` and writes ``torch_predictions.npy`` and ``torch_trained.weights.h5``
-back into FOLDER, so that the notebook can compare both with TensorFlow's.
+back into FOLDER, so that the notebook can compare both with TensorFlow's. Last, it
+exports the trained model to ONNX with ``model.export(format="onnx")``, which works
+on the PyTorch backend too, and checks the file with onnxruntime.
 """
 
 import os
@@ -54,7 +56,18 @@ def main(argv: list[str] | None = None) -> int:
                         shuffle=False, verbose=0)
     model.save_weights(args.folder / "torch_trained.weights.h5")
     print(f"fit: {len(batch['y']) // args.batch_size} steps, mean loss {history.history['loss'][0]:.4f}")
+    print(f"exported ONNX: {export_onnx(model, args.folder / 'model.onnx', batch['x'][:8])}")
     return 0
+
+
+def export_onnx(model: keras.Model, path: Path, x: np.ndarray) -> bool:
+    """Export with Keras's own ``model.export`` and check that onnxruntime gives the same logits."""
+    import onnxruntime
+
+    model.export(path, format="onnx", verbose=False)
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    onnx_logits = session.run(None, {session.get_inputs()[0].name: x})[0]
+    return bool(np.allclose(onnx_logits, model.predict(x, verbose=0), rtol=1e-4, atol=1e-5))
 
 
 if __name__ == "__main__":
