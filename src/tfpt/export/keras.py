@@ -37,9 +37,13 @@ def eager(model: keras.Model) -> Callable[[np.ndarray], np.ndarray]:
 
 
 def export(model: keras.Model, fmt: str, path: Path, images: np.ndarray) -> Path:
-    """``model.export(path, format=...)``; ``images`` are unused (Keras knows its input)."""
+    """``model.export(path, format=...)``, after one call on ``images`` (NHWC).
+
+    The ONNX exporter refuses a model that was never called, as a freshly loaded one.
+    """
     if fmt not in KERAS_FORMAT:
         raise ExportError(f"Keras cannot export {fmt}; choose {', '.join(FORMATS)}")
+    model(images, training=False)
     with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
         warnings.simplefilter("ignore")  # tf2onnx's NumPy 2 FutureWarnings, LiteRT notices
         model.export(str(path), format=KERAS_FORMAT[fmt], verbose=False)
