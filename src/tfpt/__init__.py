@@ -4,7 +4,14 @@
 (see :mod:`tfpt._guard` for why), and quiets TF's C++ start-up logs. The
 framework-specific halves live in twin modules (``tfpt.data.torch`` beside
 ``tfpt.data.tf``, ``tfpt.models.torch`` beside ``tfpt.models.keras``), each
-importing only its own framework.
+importing only its own framework, with one name per concept in both halves
+(``tests/test_twins.py`` checks both rules for all seven pairs).
+
+The file-name rule, written here once: a TensorFlow twin is ``keras.py`` when it
+builds on the Keras API (models, train, checkpoint, inspect, app) and ``tf.py``
+when it works below Keras, with ``tf.data`` or ``tf.distribute`` (data,
+distributed). Everywhere a framework is *named* (``tfpt train --framework``,
+``tfpt.models.build``, ``metrics.json``) the words are ``"torch"`` and ``"tf"``.
 """
 
 from tfpt import _guard

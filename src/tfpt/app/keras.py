@@ -61,7 +61,7 @@ def _placement(requested: str):
     return tf.device("/GPU:0") if requested == "cuda" else contextlib.nullcontext()
 
 
-class KerasRun(Run):
+class FrameworkRun(Run):
     framework, suffix = "tf", ".keras"
 
     def __init__(self, cfg: Config, group):
@@ -76,7 +76,7 @@ class KerasRun(Run):
 
     def build(self, ds) -> None:
         with self.group.strategy.scope():  # variables mirrored on every replica (alone: no-op)
-            self.model = build("keras", self.cfg.model_name(), dtype=self.policy,
+            self.model = build("tf", self.cfg.model_name(), dtype=self.policy,
                                **self.cfg.model_kwargs(ds.spec))
             self.optimizer = keras.optimizers.Adam(self.cfg.lr)
             if self.policy == "mixed_float16":  # float16 gradients underflow without scaling
@@ -146,4 +146,4 @@ def train(cfg: Config) -> dict:
     group = tfdist.setup(cfg.device, cfg.timeout)  # first: a worker joins before any op runs
     placement = _placement(cfg.device)
     with placement if group.world == 1 else contextlib.nullcontext():  # else the strategy's
-        return execute(KerasRun(cfg, group))
+        return execute(FrameworkRun(cfg, group))

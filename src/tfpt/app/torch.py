@@ -36,7 +36,7 @@ def _set_rng_state(state: dict) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-class TorchRun(Run):
+class FrameworkRun(Run):
     framework, suffix = "torch", ".pt"
 
     def __init__(self, cfg: Config, group, device: DeviceChoice):
@@ -131,6 +131,6 @@ def train(cfg: Config) -> dict:
     except ValueError as err:
         raise UsageError(str(err)) from err
     try:
-        return execute(TorchRun(cfg, group, device))
+        return execute(FrameworkRun(cfg, group, device))
     finally:
         tdist.shutdown(group)

@@ -61,7 +61,7 @@ def tf_modes(name: str, model_kwargs: dict, x: np.ndarray, y: np.ndarray,
 
     def make(mode: str):
         def build_epoch():
-            model, opt = build("keras", name, **model_kwargs), keras.optimizers.Adam(1e-3)
+            model, opt = build("tf", name, **model_kwargs), keras.optimizers.Adam(1e-3)
 
             def step(xb, yb):
                 with tf.GradientTape() as tape:

@@ -10,17 +10,18 @@ ported pair agrees.
 """
 
 MODEL_NAMES = ("MLP", "MnistCNN", "ConvBNNet", "FastResNet")
-FRAMEWORKS = ("torch", "keras")
+FRAMEWORKS = ("torch", "tf")
+MODULES = {"torch": "torch", "tf": "keras"}  # the tf twin builds on Keras: models/keras.py
 
 
 def build(framework: str, name: str, **kwargs):
-    """Build twin ``name`` for ``framework`` ('torch' or 'keras'/'tf')."""
+    """Build twin ``name`` for ``framework``: 'torch' or 'tf' ('keras' is accepted too)."""
     import importlib
 
-    framework = {"tf": "keras", "tensorflow": "keras", "pytorch": "torch"}.get(framework, framework)
+    framework = {"keras": "tf", "tensorflow": "tf", "pytorch": "torch"}.get(framework, framework)
     if framework not in FRAMEWORKS:
         raise ValueError(f"unknown framework {framework!r}: choose torch or tf")
-    module = importlib.import_module(f"tfpt.models.{framework}")
+    module = importlib.import_module(f"tfpt.models.{MODULES[framework]}")
     if name not in MODEL_NAMES:
         raise ValueError(f"unknown model {name!r}: choose one of {', '.join(MODEL_NAMES)}")
     return getattr(module, name)(**kwargs)
