@@ -56,12 +56,23 @@ def test_cli_prints_plain_lines_when_not_a_terminal(tmp_path):
 
 
 @pytest.mark.parametrize("framework", ["torch", "tf"])
-def test_amp_on_cpu_uses_bfloat16_and_trains(tmp_path, framework, capsys):
+def test_amp_on_cpu_uses_bfloat16_and_trains(tmp_path, framework, monkeypatch):
+    """--amp on a CPU: torch steps run under a bfloat16 autocast; the Keras model that was
+    trained and saved computes in bfloat16."""
+    autocasts = []
+    real = torch.autocast
+    monkeypatch.setattr(torch, "autocast", lambda *a, **k: autocasts.append(k) or real(*a, **k))
     metrics = train(Config(framework=framework, amp=True, out=str(tmp_path), epochs=1, limit=256,
                            test_limit=100, batch_size=32))
-    assert metrics["amp"] and np.isfinite(metrics["test_loss"]) and metrics["test_accuracy"] > 0.2
-    if framework == "tf":
-        assert "mixed_bfloat16" in capsys.readouterr().out
+    assert np.isfinite(metrics["test_loss"]) and metrics["test_accuracy"] > 0.2
+    if framework == "torch":
+        assert {"dtype": torch.bfloat16, "enabled": True} in autocasts
+    else:
+        from tfpt.checkpoint import keras as ckpt
+
+        model = ckpt.load(tmp_path / "last.keras").model
+        assert model.dtype_policy.name == "mixed_bfloat16"
+        assert model.layers[0].compute_dtype == "bfloat16"
 
 
 def _cli(*args, timeout=300):

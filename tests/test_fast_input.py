@@ -116,10 +116,30 @@ def test_without_augmentation_the_batched_path_gives_the_readable_batches(cifar1
 
 @pytest.mark.slow
 @pytest.mark.parametrize("framework", ["torch", "tf"])
-def test_fast_training_runs_on_a_cpu(tmp_path, framework):
+def test_fast_training_runs_on_a_cpu(tmp_path, framework, monkeypatch):
+    """--fast really takes the device loader, and compiles (torch.compile / XLA)."""
+    import tfpt.app.keras as app_keras
+    import tfpt.app.torch as app_torch
+
+    used = []
+
+    def spy(owner, name):
+        real = getattr(owner, name)
+        monkeypatch.setattr(owner, name, lambda *a, **k: used.append((name, k)) or real(*a, **k))
+
+    if framework == "torch":
+        spy(app_torch.data_torch, "device_loader")
+        spy(app_torch.torch, "compile")
+    else:
+        spy(app_keras.data_tf, "device_loader")
+        spy(app_keras.loop, "fit_custom")
     cfg = Config(framework=framework, dataset="cifar10", width=4, epochs=1, limit=256,
                  val_limit=100, test_limit=100, batch_size=64, fast=True, out=str(tmp_path))
-    assert cfg.amp and cfg.data_on_device and cfg.compile and cfg.channels_last
     metrics = train(cfg)
     assert metrics["epochs"] == 1 and np.isfinite(metrics["test_loss"])
-    assert metrics["config"]["fast"] is True
+    names = [name for name, _ in used]
+    assert "device_loader" in names
+    if framework == "torch":
+        assert "compile" in names and dict(used)["device_loader"]["channels_last"] is True
+    else:
+        assert dict(used)["fit_custom"]["jit_compile"] is True

@@ -5,12 +5,16 @@
   ``fit_custom`` (``make_train_step`` + ``train_epoch`` + ``evaluate``: a
   ``GradientTape`` loop inside ``tf.function``).
 
+- ``tfpt.train.loop``: the epoch driver both custom loops (and the distributed
+  twins) hand their ``train_epoch``/``evaluate`` to: History, progress,
+  TensorBoard, keep-best, early stopping, Ctrl-C, NaN checks, written once.
+
 All return a :class:`History` (``loss``, ``accuracy``, ``val_loss``,
 ``val_accuracy``, ``lr``, ``seconds`` per epoch), validate on the validation split,
 keep the best epoch on it, and write the same TensorBoard tags.
 """
 
-from tfpt.train.history import History, plot_history
+from tfpt.train.history import History
 from tfpt.train.schedule import OneCycle
 
-__all__ = ["History", "OneCycle", "plot_history"]
+__all__ = ["History", "OneCycle"]

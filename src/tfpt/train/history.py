@@ -1,4 +1,4 @@
-"""One History shape for every training loop, and one plot for all of them."""
+"""One History shape for every training loop (both frameworks, every driver)."""
 
 from __future__ import annotations
 
@@ -49,24 +49,3 @@ class History:
     @classmethod
     def from_dict(cls, d: dict) -> History:
         return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
-
-
-def plot_history(histories: dict[str, History], title: str = ""):
-    """Loss and accuracy (train dashed, validation solid) for each named History."""
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.2), dpi=72)
-    for i, (name, h) in enumerate(histories.items()):
-        epochs = range(1, h.epochs + 1)
-        color = f"C{i}"
-        axes[0].plot(epochs, h.loss, "--", color=color, alpha=0.7)
-        axes[0].plot(epochs, h.val_loss, "-", color=color, label=name)
-        axes[1].plot(epochs, h.accuracy, "--", color=color, alpha=0.7)
-        axes[1].plot(epochs, h.val_accuracy, "-", color=color, label=name)
-    axes[0].set(xlabel="epoch", ylabel="loss", yscale="log", title="loss (dashed: train)")
-    axes[1].set(xlabel="epoch", ylabel="accuracy", title="accuracy (dashed: train)")
-    axes[1].legend(fontsize=8)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return fig

@@ -2,8 +2,8 @@
 
 Tags: ``step/loss``, ``step/accuracy`` (running means over the epoch so far, like
 Keras's progress bar), ``step/lr``; ``epoch/loss``, ``epoch/accuracy``,
-``epoch/val_loss``, ``epoch/val_accuracy``, ``epoch/lr``; an image grid
-``images/batch`` and weight histograms ``weights/<name>``. Runs go to
+``epoch/val_loss``, ``epoch/val_accuracy``, ``epoch/lr``; weight histograms
+``weights/<name>``. Runs go to
 ``runs/<framework>/<run-name>``.
 """
 
@@ -35,12 +35,6 @@ class RunLogger:
     def epoch(self, epoch: int, metrics: dict[str, float]) -> None:
         for tag in EPOCH_TAGS:
             self.writer.add_scalar(f"epoch/{tag}", float(metrics[tag]), epoch)
-
-    def images(self, images_nhwc: np.ndarray, step: int = 0, tag: str = "images/batch") -> None:
-        """A grid of the first 16 images (NHWC, any float range; rescaled to [0, 1])."""
-        batch = np.asarray(images_nhwc[:16], dtype=np.float32)
-        batch = (batch - batch.min()) / max(float(batch.max() - batch.min()), 1e-8)
-        self.writer.add_images(tag, batch, step, dataformats="NHWC")
 
     def histograms(self, named_arrays: dict[str, np.ndarray], epoch: int) -> None:
         for name, array in named_arrays.items():
