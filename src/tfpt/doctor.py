@@ -66,7 +66,10 @@ def _devices(report: Report) -> None:
 
 
 def _data(report: Report) -> None:
+    """Each dataset as ``tfpt train`` would load it offline: missing or broken data is a
+    problem, with the message train would give (the same checks run)."""
     from tfpt import data
+    from tfpt.errors import TfptError
 
     root = config.data_root()
     shown = config.display_path(root)
@@ -74,10 +77,13 @@ def _data(report: Report) -> None:
     report.add("data", "root", f"{shown} {where}")
     for name in data.DATASETS:
         try:
-            report.add("data", name, data.status(name, root))
-        except (data.ChecksumError, data.DataFormatError) as err:
+            report.add("data", name, data.status(name))
+            problem = data.missing_message(name)
+        except TfptError as err:  # the data's errors: a bad file, manifest or root
             report.add("data", name, "BROKEN")
-            report.problems.append(str(err))
+            problem = str(err)
+        if problem and problem not in report.problems:  # one bad root is one problem
+            report.problems.append(problem)
 
 
 def _modes(report: Report) -> None:

@@ -27,11 +27,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tfpt.errors import TfptError
+
 FORMAT = "tfpt-checkpoint"
 
 
-class CheckpointError(ValueError):
+class CheckpointError(TfptError, ValueError):
     """A checkpoint cannot be used: missing, truncated, other framework or other model."""
+
+
+def one_line(err: BaseException, limit: int = 200) -> str:
+    """The first line of an error from a library (Keras and torch write paragraphs), trimmed,
+    so that a refused file still gets a one-line message."""
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    text = lines[0] if lines else type(err).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 @dataclass

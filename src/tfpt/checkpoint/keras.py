@@ -17,7 +17,7 @@ from typing import Any
 import keras
 import tensorflow as tf
 
-from tfpt.checkpoint import FORMAT, CheckpointError, Loaded, atomic_path, check_spec, expect
+from tfpt.checkpoint import FORMAT, CheckpointError, Loaded, atomic_path, check_spec, expect, one_line
 from tfpt.models import spec_of
 
 META = "tfpt.json"  # our member inside a .keras zip
@@ -79,10 +79,17 @@ def load(path: str | Path, model: keras.Model | None = None,
                 model.load_weights(path)
                 return Loaded(model, None)
             loaded = keras.saving.load_model(path, safe_mode=True)
-    except (ValueError, OSError, KeyError) as err:
-        raise CheckpointError(f"{path} does not fit: {err}") from err
-    with zipfile.ZipFile(path) as zf:
-        meta = json.loads(zf.read(META)) if META in zf.namelist() else {}
+    except CheckpointError:
+        raise
+    except _REFUSED as err:  # safe mode refusing a config, or weights that do not fit
+        if path.name.endswith(".weights.h5"):
+            raise CheckpointError(f"{path} does not fit this model ({one_line(err)}); build "
+                                  "the model it was saved from") from err
+        raise CheckpointError(
+            f"{path} cannot be loaded in Keras safe mode ({one_line(err)}); it was refused "
+            "without running anything from it: use a checkpoint you wrote, or train again"
+        ) from None  # Keras chains 2-4 tracebacks that quote the whole config
+    meta = _meta(path)
     if model is not None:
         check_spec(path, meta.get("model") or {}, spec_of(model))
         _check_same(path, loaded, model)
@@ -93,6 +100,26 @@ def load(path: str | Path, model: keras.Model | None = None,
     elif model is None:
         optimizer = saved_optimizer  # it belongs to the loaded model, not to one passed in
     return Loaded(model if model is not None else loaded, optimizer, meta.pop("extra", {}), meta)
+
+
+# What Keras raises for a tampered or foreign config: ValueError and TypeError (safe mode,
+# unknown classes and functions), KeyError/AttributeError/IndexError (missing fields), OSError.
+_REFUSED = (ValueError, TypeError, KeyError, AttributeError, IndexError, OSError,
+            zipfile.BadZipFile)
+
+
+def _meta(path: Path) -> dict:
+    """tfpt's metadata member of a ``.keras`` zip (``{}`` when there is none)."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            meta = json.loads(zf.read(META)) if META in zf.namelist() else {}
+    except (ValueError, OSError, zipfile.BadZipFile) as err:
+        raise CheckpointError(f"{path}: its {META} cannot be read ({one_line(err)}); use an "
+                              "earlier checkpoint or train again") from err
+    if not isinstance(meta, dict) or not isinstance(meta.get("extra", {}), dict):
+        raise CheckpointError(f"{path}: its {META} is not tfpt metadata; use an earlier "
+                              "checkpoint or train again")
+    return meta
 
 
 def _copy_optimizer_state(path, saved, optimizer, model: keras.Model) -> None:

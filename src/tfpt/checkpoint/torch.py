@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import pickle
 import platform
+import re
+import zipfile
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
-from tfpt.checkpoint import FORMAT, CheckpointError, Loaded, atomic_path, check_spec, expect
+from tfpt.checkpoint import FORMAT, CheckpointError, Loaded, atomic_path, check_spec, expect, one_line
 from tfpt.models import spec_of
 
 
@@ -53,25 +55,50 @@ def load(path: str | Path, model: nn.Module | None = None,
     after checking that the checkpoint was written for the same architecture.
     """
     expect(path, "torch")
+    checkpoint = _read(path, device)
     try:
-        checkpoint = torch.load(path, map_location=device or "cpu", weights_only=True)
-    except (RuntimeError, EOFError, OSError, pickle.UnpicklingError) as err:
-        raise CheckpointError(f"{path} cannot be read ({err}); it may be truncated") from err
-    if not isinstance(checkpoint, dict) or checkpoint.get("format") != FORMAT:
-        raise CheckpointError(f"{path} is a PyTorch file but not a tfpt checkpoint")
-    if model is None:
-        model = _rebuild(path, checkpoint.get("model") or {})
-    _check_model(path, checkpoint, model)
-    model.load_state_dict(checkpoint["model_state"])
-    if device is not None:
-        model.to(device)
-    if optimizer is not None:
-        if checkpoint.get("optimizer_state") is None:
-            raise CheckpointError(f"{path} has no optimizer state to resume from")
-        optimizer.load_state_dict(checkpoint["optimizer_state"])
+        if model is None:
+            model = _rebuild(path, checkpoint.get("model") or {})
+        _check_model(path, checkpoint, model)
+        model.load_state_dict(checkpoint["model_state"])
+        if device is not None:
+            model.to(device)
+        if optimizer is not None:
+            if checkpoint.get("optimizer_state") is None:
+                raise CheckpointError(f"{path} has no optimizer state to resume from")
+            optimizer.load_state_dict(checkpoint["optimizer_state"])
+    except CheckpointError:
+        raise
+    except _CONTENT_ERRORS as err:  # a tampered or hand-made dict: the file's fault
+        raise CheckpointError(f"{path} is a tfpt checkpoint whose contents do not fit "
+                              f"({one_line(err)}); use an earlier checkpoint or train again") from err
     info = {k: v for k, v in checkpoint.items()
             if k not in ("model_state", "optimizer_state", "extra")}
-    return Loaded(model, optimizer, checkpoint.get("extra", {}), info)
+    extra = checkpoint.get("extra")
+    return Loaded(model, optimizer, extra if isinstance(extra, dict) else {}, info)
+
+
+_CONTENT_ERRORS = (KeyError, TypeError, AttributeError, ValueError, RuntimeError, IndexError)
+
+
+def _read(path: Path, device) -> dict:
+    """``torch.load`` with ``weights_only=True``; what it refuses or cannot parse is one line."""
+    try:
+        checkpoint = torch.load(path, map_location=device or "cpu", weights_only=True)
+    except pickle.UnpicklingError as err:  # weights_only refused a global: never run it
+        found = re.search(r"GLOBAL ([\w.]+)", str(err))
+        what = found[1] if found else one_line(err)
+        raise CheckpointError(
+            f"{path} holds Python objects beyond tensors and plain values ({what}); tfpt loads "
+            "checkpoints with weights_only=True and refused it without running it. Load only "
+            "files you wrote or trust, or train again") from None
+    except (RuntimeError, EOFError, OSError, ValueError, KeyError, TypeError, AttributeError,
+            IndexError, zipfile.BadZipFile) as err:
+        raise CheckpointError(f"{path} cannot be read ({one_line(err)}); it may be truncated "
+                              "or altered: use an earlier checkpoint or train again") from err
+    if not isinstance(checkpoint, dict) or checkpoint.get("format") != FORMAT:
+        raise CheckpointError(f"{path} is a PyTorch file but not a tfpt checkpoint")
+    return checkpoint
 
 
 def _rebuild(path, spec: dict) -> nn.Module:

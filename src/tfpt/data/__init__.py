@@ -13,6 +13,7 @@ torchvision-style ``Dataset`` + ``DataLoader``, NCHW) and ``tfpt.data.tf.dataset
 
 from __future__ import annotations
 
+import os
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,18 +25,19 @@ from tfpt.data.catalog import DATASETS, DatasetSpec, UnknownDatasetError, get_sp
 from tfpt.data.fetch import DownloadError, download
 from tfpt.data.order import epoch_order, validation_split
 from tfpt.data.readers import READERS, DataFormatError, read_cifar10_classes
-from tfpt.data.verify import MANIFEST, ChecksumError, check_file, read_manifest
+from tfpt.data.verify import MANIFEST, ChecksumError, ManifestError, check_file, read_manifest
+from tfpt.errors import TfptError
 
 __all__ = [
     "DATASETS", "ChecksumError", "DataFormatError", "DownloadError", "ImageData",
-    "MissingDataError", "SampleDataWarning", "UnknownDatasetError", "epoch_order",
-    "get_spec", "load", "status", "validation_split",
+    "ManifestError", "MissingDataError", "SampleDataWarning", "UnknownDatasetError",
+    "epoch_order", "get_spec", "load", "missing_message", "status", "validation_split",
 ]
 
 SPLITS = ("train", "val", "test")
 
 
-class MissingDataError(FileNotFoundError):
+class MissingDataError(TfptError, FileNotFoundError):
     """The dataset is not in the data root and could not be downloaded."""
 
 
@@ -90,7 +92,24 @@ class ImageData:
 
 
 def _missing_files(spec: DatasetSpec, root: Path) -> list[str]:
-    return [f for f in spec.files if not (root / spec.folder / f).exists()]
+    return [f for f in spec.files if not (root / spec.folder / f).exists()]  # broken link: missing
+
+
+def _root(root: str | Path | None) -> Path:
+    """The data root to use; a ``TFPT_DATA_DIR`` that points nowhere, or a root that is a
+    file, is refused (a typo must not become an empty folder that downloads or says OK)."""
+    if root is not None:
+        path = Path(root).expanduser().resolve()
+    else:
+        path = data_root()
+        if os.environ.get(DATA_ENV) and not path.exists():
+            raise MissingDataError(
+                f"{DATA_ENV}={os.environ[DATA_ENV]} does not exist: fix the path, create the "
+                f"folder (mkdir -p) to download into it, or unset {DATA_ENV} to use data/")
+    if path.exists() and not path.is_dir():
+        raise MissingDataError(f"the data root {path} is a file, not a folder: point {DATA_ENV} "
+                               "at the folder that holds MNIST/ and cifar-10-batches-py/")
+    return path
 
 
 def _missing_message(spec: DatasetSpec, root: Path, missing: list[str], why: str) -> str:
@@ -122,7 +141,7 @@ def load(name: str, root: str | Path | None = None, download_missing: bool = Tru
     and :class:`ChecksumError` when a file does not match the manifest.
     """
     spec = get_spec(name)
-    root = Path(root).expanduser().resolve() if root is not None else data_root()
+    root = _root(root)
     missing = _missing_files(spec, root)
     if missing:
         if not download_missing:
@@ -150,7 +169,7 @@ def load(name: str, root: str | Path | None = None, download_missing: bool = Tru
 def status(name: str, root: str | Path | None = None) -> str:
     """'full', 'SAMPLE' or 'missing' with counts, for ``tfpt doctor``; never downloads."""
     spec = get_spec(name)
-    root = Path(root).expanduser().resolve() if root is not None else data_root()
+    root = _root(root)
     missing = _missing_files(spec, root)
     if missing:
         return f"missing ({len(missing)} of {len(spec.files)} files absent)"
@@ -159,3 +178,16 @@ def status(name: str, root: str | Path | None = None) -> str:
         data = load(name, root, download_missing=False)
     check = "verified" if data.verified else "unverified"
     return f"{data.kind}: {len(data.x_train):,} train / {len(data.x_test):,} test ({check})"
+
+
+def missing_message(name: str, root: str | Path | None = None) -> str | None:
+    """What is missing of ``name`` and how to get it (for ``tfpt doctor``), or None."""
+    spec = get_spec(name)
+    root = _root(root)
+    missing = _missing_files(spec, root)
+    if not missing:
+        return None
+    folder = root / spec.folder
+    why = (f"{display_path(folder)} is incomplete (delete it to download it afresh)"
+           if folder.exists() else "tfpt doctor does not download")
+    return _missing_message(spec, root, missing, why)

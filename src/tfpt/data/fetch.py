@@ -43,13 +43,16 @@ def _find(into: Path, file_name: str) -> Path:
 
 def download(spec: DatasetSpec, root: Path) -> None:
     """Fetch ``spec`` into ``root`` and add its files to ``root/SHA256SUMS``."""
-    root.mkdir(parents=True, exist_ok=True)
     target = root / spec.folder
     if target.exists():
         raise DownloadError(
             f"{target} exists but is incomplete; delete it to download {spec.title} again"
         )
-    staging = Path(tempfile.mkdtemp(dir=root, prefix=f".download-{spec.name}-"))
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=root, prefix=f".download-{spec.name}-"))
+    except OSError as err:  # read-only, no permission, a file in the way
+        raise DownloadError(f"cannot download into {root} ({err.strerror})") from err
     try:
         try:
             _fetch_with_torchvision(spec, staging)
