@@ -1,0 +1,201 @@
+"""`tfpt train` and `tfpt bench` under faults (issue 17): every case ends in one line, no traceback.
+
+A representative subset of the reliability review's sweep, by category: numbers,
+outputs, resume, interrupts, concurrency, full disk (a simulated ENOSPC). The CLI
+runs in-process (`tfpt.cli.main`), so a traceback fails the test instead of being
+printed. H1 (TF resume with another model), H3 (Ctrl-C right after an epoch line),
+NaN, resume with changed flags and concurrent runs each have their own test.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import json
+import os
+import signal
+import subprocess
+import sys
+import zipfile
+
+import numpy as np
+import pytest
+
+from tfpt.cli import main
+
+TINY = ["--limit", "64", "--val-limit", "64", "--test-limit", "64", "--batch-size", "32"]
+
+
+def _one_line(capsys, code: int, fragment: str, command: str = "train") -> str:
+    """The run printed exactly one error line naming ``fragment`` and exited with ``code``."""
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if "error:" in line]
+    assert "Traceback" not in err, err
+    assert len(lines) == 1 and lines[0].startswith(f"tfpt {command}: error: "), err
+    assert fragment in lines[0], lines[0]
+    return lines[0]
+
+
+def _train(*args: str) -> int:
+    return main(["train", *TINY, *args])
+
+
+@pytest.mark.parametrize("category,args,fragment", [
+    ("numbers", ["--seed", str(2**32)], "--seed must be between 0 and 2**32 - 1"),
+    ("numbers", ["--lr", "1e300"], "overflows float32"),
+    ("outputs", ["--out", ""], "--out is empty"),
+    ("outputs", ["--out", "/proc/tfpt-never"], "cannot be written"),
+])
+def test_bad_input_is_one_line(capsys, category, args, fragment):
+    assert _train(*args) == 2
+    _one_line(capsys, 2, fragment)
+
+
+def test_bench_out_naming_a_folder_is_refused_before_measuring(tmp_path, capsys):
+    assert main(["bench", "--out", str(tmp_path), "--steps", "1"]) == 2
+    _one_line(capsys, 2, "is a folder", command="bench")
+
+
+def test_resume_with_another_batch_size_names_the_saved_value(tmp_path, capsys):
+    out = str(tmp_path / "run")
+    assert _train("--epochs", "1", "--out", out) == 0
+    capsys.readouterr()
+    assert _train("--epochs", "1", "--out", out, "--resume", "--batch-size", "16") == 2
+    _one_line(capsys, 2, "was trained with --batch-size 32, not 16")
+
+
+@pytest.mark.parametrize("framework", ["torch", "tf"])
+def test_resume_may_extend_epochs(tmp_path, capsys, framework):
+    """M1: --epochs may grow on --resume; the one-cycle schedule is re-planned over the new
+    total, so the extra epoch trains at a real rate (TF used to give lr ~1e-8)."""
+    out = str(tmp_path / "run")
+    assert _train("--framework", framework, "--epochs", "1", "--out", out) == 0
+    assert _train("--framework", framework, "--epochs", "2", "--out", out, "--resume") == 0
+    history = json.loads((tmp_path / "run" / "metrics.json").read_text())["history"]
+    assert len(history["lr"]) == 2 and history["lr"][1] > 1e-5, history["lr"]
+
+
+@pytest.mark.slow
+def test_tf_resume_with_another_model_is_refused(tmp_path, capsys):
+    """H1: the TF twin used to train the saved MnistCNN and write metrics naming an MLP."""
+    out = str(tmp_path / "run")
+    assert _train("--framework", "tf", "--epochs", "1", "--out", out) == 0
+    with zipfile.ZipFile(tmp_path / "run" / "last.keras") as zf:
+        assert json.loads(zf.read("tfpt.json"))["model"]["name"] == "MnistCNN"
+    capsys.readouterr()
+    assert _train("--framework", "tf", "--epochs", "2", "--model", "MLP", "--out", out,
+                  "--resume") == 2
+    _one_line(capsys, 2, "was trained with --model MnistCNN, not MLP")
+    assert _train("--framework", "tf", "--epochs", "2", "--out", out, "--resume") == 0
+    with zipfile.ZipFile(tmp_path / "run" / "last.keras") as zf:  # the spec survives a resume
+        assert json.loads(zf.read("tfpt.json"))["model"]["name"] == "MnistCNN"
+
+
+def test_divergence_names_epoch_and_step_and_saves_nothing_of_it(tmp_path, capsys):
+    """M2: NaN used to end in tensorboardX's "The histogram is empty" traceback."""
+    assert _train("--lr", "1e10", "--epochs", "1", "--out", str(tmp_path / "run")) == 2
+    line = _one_line(capsys, 2, "became nan in epoch 1 (by step")
+    assert "lower --lr" in line and not (tmp_path / "run" / "last.pt").exists()
+
+
+def test_a_live_lock_refuses_a_second_run_and_a_stale_one_does_not(tmp_path, capsys):
+    """M4: the lock is an flock held by the owner (its pid inside); a dead owner's is free."""
+    out = tmp_path / "run"
+    out.mkdir()
+    with open(out / ".tfpt.lock", "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        held.write("4242")
+        held.flush()
+        assert _train("--epochs", "1", "--out", str(out)) == 2
+        _one_line(capsys, 2, "is in use by another tfpt train (pid 4242)")
+    (out / ".tfpt.lock").write_text("999999")  # a stale lock file: nobody holds it
+    (out / ".last.pt.stale123").mkdir()  # what a SIGKILL during a save leaves behind
+    assert _train("--epochs", "1", "--out", str(out)) == 0
+    assert not (out / ".last.pt.stale123").exists() and not (out / ".tfpt.lock").exists()
+
+
+def test_full_disk_names_the_file_and_the_intact_checkpoint(tmp_path, capsys, monkeypatch):
+    """M3: a simulated ENOSPC at the second save; epoch 1's last.pt stays loadable."""
+    import tfpt.checkpoint.torch as ckpt
+
+    real, calls = ckpt.save, []
+
+    def save(path, *args, **kwargs):
+        calls.append(path)
+        if len(calls) == 2:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(ckpt, "save", save)
+    out = tmp_path / "run"
+    assert _train("--epochs", "2", "--out", str(out)) == 2
+    line = _one_line(capsys, 2, f"could not write {out / 'last.pt'}: no space left")
+    assert "previous last.pt is intact" in line
+    import torch
+
+    assert torch.load(out / "last.pt", weights_only=True)["extra"]["epoch"] == 1
+
+
+def test_ctrl_c_right_after_an_epoch_line_keeps_metrics_and_checkpoints_together(
+        tmp_path, monkeypatch):
+    """H3: a SIGINT while epoch 2 is recorded waits until it is saved; metrics.json, best.pt
+    and last.pt then describe the same epochs."""
+    from tfpt.train.history import History
+
+    line = History.line
+
+    def interrupting_line(self, total=None):
+        if self.epochs == 2:
+            os.kill(os.getpid(), signal.SIGINT)  # lands just after the epoch line
+        return line(self, total)
+
+    monkeypatch.setattr(History, "line", interrupting_line)
+    out = tmp_path / "run"
+    assert _train("--epochs", "3", "--out", str(out)) == 130
+    import torch
+
+    metrics = json.loads((out / "metrics.json").read_text())
+    last = torch.load(out / "last.pt", weights_only=True)["extra"]
+    best = torch.load(out / "best.pt", weights_only=True)["extra"]
+    assert metrics["interrupted"] and metrics["epochs"] == last["epoch"] == 2
+    assert best["epoch"] == metrics["best_epoch"]
+    assert metrics["val_loss"] == min(last["history"]["val_loss"])
+
+
+def test_ctrl_c_before_the_first_epoch_exits_130_without_a_traceback(tmp_path):
+    """L3: it used to exit 2 with "no epoch finished"."""
+    proc = subprocess.Popen([sys.executable, "-m", "tfpt", "train", *TINY, "--epochs", "1",
+                             "--out", str(tmp_path / "run")], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    for out_line in proc.stdout:
+        if out_line.startswith("device:"):
+            proc.send_signal(signal.SIGINT)
+            break
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and "Traceback" not in err, err
+
+
+def test_keras_fit_resumes_its_schedule_where_it_stopped():
+    """Issue 16: Keras `fit` continued from a History offsets the per-step schedule."""
+    import keras
+
+    import tfpt
+    from tfpt import data as tdata
+    from tfpt.data import tf as data_tf
+    from tfpt.models.keras import MLP
+    from tfpt.train import OneCycle
+    from tfpt.train import keras as train_keras
+
+    ds = tdata.load("mnist")
+
+    def run(epochs, history=None):
+        tfpt.seed(0)
+        train = data_tf.loader(ds, "train", batch_size=32, limit=64)
+        val = data_tf.loader(ds, "val", batch_size=32, limit=32)
+        return train_keras.fit(MLP(), train, val, epochs, keras.optimizers.Adam(1e-3),
+                               schedule=OneCycle(1e-3, 2 * len(train)), progress=False,
+                               history=history)
+
+    whole = run(2)
+    resumed = run(2, run(1))
+    np.testing.assert_array_equal(resumed.lr, whole.lr)  # schedule(step) is exact arithmetic
