@@ -1,6 +1,6 @@
 """Make the site demo's two ONNX models and its three sample digits, reproducibly.
 
-Trains tfpt's PyTorch MnistCNN briefly (three seeded epochs on MNIST's training split), ports
+Trains tfpt's PyTorch MnistCNN briefly (one seeded epoch on MNIST's training split), ports
 its weights into the Keras twin with tfpt.port, exports both to ONNX (Keras with
 ``model.export(format="onnx")``, PyTorch with ``torch.onnx.export(..., dynamo=True)``) and
 checks that onnxruntime gives the same ten scores for each. The models read 14×14 images
@@ -77,7 +77,7 @@ def export(model: torch.nn.Module, out: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "demo")
-    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=1)
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     mnist = data.load("mnist")
