@@ -32,7 +32,7 @@ SUFFIX = {"onnx": ".onnx", "litert": ".tflite", "pt2": ".pt2", "aoti": ".pt2", "
 # float32 logits computed with another op order differ by round-off: <= 6e-7 on a fresh
 # MnistCNN (shared/reference/export.md), up to 1.5e-5 on notebook 08's trained one (LiteRT,
 # 10,000 test images); a wrong conversion (a bias, a layout) moves them
-# by 1e-2 or more, so 1e-4 separates the two by two orders of magnitude each way.
+# by 1e-2 or more, so 1e-4 sits between the two (above round-off, 100x below a bug).
 TOLERANCE = 1e-4
 
 
