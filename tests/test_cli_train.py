@@ -71,8 +71,10 @@ def test_amp_on_cpu_uses_bfloat16_and_trains(tmp_path, framework, monkeypatch):
         from tfpt.checkpoint import keras as ckpt
 
         model = ckpt.load(tmp_path / "last.keras").model
-        assert model.dtype_policy.name == "mixed_bfloat16"
-        assert model.layers[0].compute_dtype == "bfloat16"
+        weighted = [layer for layer in model.layers if layer.weights]  # convs, BN, dense
+        # all but the logits layer, which stays float32 as Keras's mixed-precision guide advises
+        assert {layer.dtype_policy.name for layer in weighted[:-1]} == {"mixed_bfloat16"}
+        assert weighted[0].compute_dtype == "bfloat16"
 
 
 def _cli(*args, timeout=300):
@@ -94,7 +96,7 @@ def _one_line_error(result, *fragments):
     (["--lr", "-1"], "--lr: must be a positive number, got '-1'"),
     (["--limit", "0"], "--limit: must be a whole number of at least 1"),
     (["--epochs", "two"], "--epochs: must be a whole number"),
-    (["--seed", "-3"], "--seed must be 0 or more"),
+    (["--seed", "-3"], "--seed must be between 0 and 2**32 - 1"),
     (["--width", "8"], "--width applies to FastResNet, not MnistCNN"),
 ])
 def test_bad_numbers_are_one_line_errors(args, fragment):
@@ -123,7 +125,7 @@ def test_resume_over_a_truncated_checkpoint_names_the_fallback(tmp_path, framewo
     suffix = ".pt" if framework == "torch" else ".keras"
     last = tmp_path / f"last{suffix}"
     last.write_bytes(last.read_bytes()[: last.stat().st_size // 2])
-    _one_line_error(_cli("train", *small, "--resume"), "truncated", f"best{suffix} is intact")
+    _one_line_error(_cli("train", *small, "--resume"), "truncated", f"best{suffix} may be intact")
 
 
 def test_tf_on_cpu_says_where_it_ran(tmp_path):
