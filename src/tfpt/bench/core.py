@@ -24,7 +24,7 @@ class Candidate:
     first_seconds: float = float("nan")  # the warm-up epoch: tracing and compiling included
 
 
-def _timed(loop: Callable[[], None]) -> Callable[[], float]:
+def timed(loop: Callable[[], None]) -> Callable[[], float]:
     def epoch() -> float:
         start = time.perf_counter()
         loop()
