@@ -7,11 +7,11 @@ import re
 import subprocess
 import sys
 import textwrap
+import tomllib
 from pathlib import Path
 
 import numpy as np
 import pytest
-import tomllib
 
 import tfpt
 from tfpt.devices import torch_device
