@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import importlib.util
 import json
 import sys
@@ -34,7 +35,10 @@ def test_inplace_run_writes_outputs_stamps_the_mode_and_records_the_time(tmp_pat
     assert run_series.main(["--inplace", str(source), "--timings", str(timings)]) == 0
     executed = nbformat.read(source, as_version=4)
     assert executed.cells[1].outputs[0]["text"] == "42\n"
-    assert executed.metadata["tfpt"] == {"quick": False}
+    stamp = executed.metadata["tfpt"]
+    assert stamp["quick"] is False and set(stamp["verified_with"]) == {"python", "torch", "tensorflow",
+                                                                      "keras"}
+    assert stamp["verified_with"]["torch"] == importlib.metadata.version("torch")
     assert json.loads(timings.read_text())["01_tiny.ipynb"]["full_s"] > 0
     assert "01_tiny.ipynb" in capsys.readouterr().out and nbhygiene.problems(source) == []
 
