@@ -15,7 +15,7 @@ NBVAL := --nbval-lax --nbval-current-env --nbval-cell-timeout=600 \
 
 NB ?= $(wildcard notebooks/[0-9][0-9]_*.ipynb)
 
-.PHONY: setup venv-check lock drift lab test run notebooks student site site-serve doctor clean
+.PHONY: setup venv-check lock drift lab test test-fast run notebooks student site site-serve doctor clean
 
 setup: venv-check $(STAMP)
 
@@ -45,7 +45,12 @@ lab: setup
 
 test: setup
 	$(BIN)/ruff check .
-	TFPT_QUICK=$${TFPT_QUICK:-1} timeout 3000 $(BIN)/python -m pytest tests notebooks $(NBVAL) -n 2 --dist loadfile
+	TFPT_QUICK=$${TFPT_QUICK:-1} timeout 3000 $(BIN)/python -m pytest tests notebooks $(NBVAL) -n 2 --dist loadfile \
+	    --durations=15
+
+# While editing: the unit tests not marked slow (no notebooks, no subprocess runs).
+test-fast: setup
+	TFPT_QUICK=1 $(BIN)/python -m pytest tests -m "not slow" -n 2 -q
 
 run: setup
 	$(BIN)/python scripts/run_series.py

@@ -2,6 +2,7 @@
 
     python3 scripts/drift.py                  # venv, install, unit tests + notebooks (quick mode)
     python3 scripts/drift.py --no-notebooks   # the unit tests only
+    python3 scripts/drift.py --fast           # the unit tests not marked slow (minutes)
 
 Builds ``build/drift-venv`` (a supported Python, chosen as ``make`` chooses it) with every
 package of ``pyproject.toml`` *unpinned*, so the resolver takes the newest releases that fit
@@ -66,9 +67,9 @@ def build_venv(uv: str) -> dict[str, str]:
     return versions(run([uv, "pip", "freeze", "--python", py], capture_output=True, check=True).stdout)
 
 
-def run_tests(notebooks: bool) -> tuple[str, Path]:
+def run_tests(notebooks: bool, fast: bool = False) -> tuple[str, Path]:
     junit = BUILD / "drift-junit.xml"
-    targets = ["tests"] + (["notebooks"] if notebooks else [])
+    targets = ["tests"] + (["notebooks"] if notebooks else []) + (["-m", "not slow"] if fast else [])
     cmd = [str(VENV / "bin" / "python"), "-m", "pytest", *targets, "-q", "-rfE", "-n", "2",
            "--dist", "loadfile", "-p", "no:cacheprovider", f"--junitxml={junit}",
            # show the warnings instead of failing on them: the report lists them
@@ -109,8 +110,8 @@ def framework_warnings(output: str) -> Counter:
 
 
 def report(moved: dict[str, tuple[str, str]], failed: list[tuple[str, str]], warned: Counter,
-           tail: str) -> str:
-    lines = ["# Drift report: the series on the newest releases", "",
+           tail: str, scope: str = "unit tests and notebooks (quick mode)") -> str:
+    lines = ["# Drift report: the series on the newest releases", "", f"Ran: {scope}.", "",
              f"Headline: {len(moved)} packages newer than the lock, {len(failed)} failing tests, "
              f"{len(warned)} distinct framework deprecation warnings.", "",
              "## Versions that moved (lock -> newest)", ""]
@@ -126,8 +127,11 @@ def report(moved: dict[str, tuple[str, str]], failed: list[tuple[str, str]], war
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--no-notebooks", action="store_true", help="run the unit tests only")
+    parser.add_argument("--fast", action="store_true",
+                        help="only the unit tests not marked slow, no notebooks (a first look)")
     args = parser.parse_args(argv)
-    uv = shutil.which("uv")
+    venv_uv = ROOT / ".venv" / "bin" / "uv"  # make setup installs uv there when PATH has none
+    uv = shutil.which("uv") or (str(venv_uv) if venv_uv.exists() else None)
     if uv is None:
         print("make drift: error: needs uv on PATH: pip install uv", file=sys.stderr)
         return 2
@@ -136,10 +140,13 @@ def main(argv: list[str] | None = None) -> int:
     locked = versions((ROOT / "requirements.lock").read_text())
     moved = {name: (locked[name], ver) for name, ver in newest.items()
              if name in locked and locked[name] != ver}
-    output, junit = run_tests(notebooks=not args.no_notebooks)
+    notebooks = not (args.no_notebooks or args.fast)
+    output, junit = run_tests(notebooks, fast=args.fast)
     tail = (output.strip().splitlines() or ["(no output)"])[-1]
-    REPORT.write_text(report(moved, failures(junit), framework_warnings(output), tail))
-    print(REPORT.read_text().split("\n")[2])
+    scope = ("unit tests not marked slow" if args.fast else "unit tests" if not notebooks
+             else "unit tests and notebooks (quick mode)")
+    REPORT.write_text(report(moved, failures(junit), framework_warnings(output), tail, scope))
+    print(REPORT.read_text().split("\n")[4])
     print(f"report: {REPORT.relative_to(ROOT)}")
     return 0
 

@@ -20,10 +20,14 @@ CIFAR = dict(dataset="cifar10", model="FastResNet", width=8)
 
 @pytest.mark.parametrize("framework", ["torch", "tf"])
 @pytest.mark.parametrize("dataset", ["mnist", "cifar10"])
-def test_resume_equals_an_uninterrupted_run(tmp_path, framework, dataset):
+def test_resume_equals_an_uninterrupted_run(tmp_path, framework, dataset, capsys):
     extra = CIFAR if dataset == "cifar10" else {"dataset": dataset}
     full = train(Config(framework=framework, out=str(tmp_path / "full"), **COMMON, **extra))
+    assert "stopped after" not in capsys.readouterr().out
     train(Config(framework=framework, out=str(tmp_path / "part"), stop_after=1, **COMMON, **extra))
+    stopped = capsys.readouterr().out  # the planned total in every label, and what comes next
+    assert "epoch 1/2:" in stopped and "epoch 1/1" not in stopped
+    assert "stopped after epoch 1 of 2 (--resume continues)" in stopped
     resumed = train(Config(framework=framework, out=str(tmp_path / "part"), resume=True,
                            **COMMON, **extra))
     assert resumed["epochs"] == full["epochs"] == 2

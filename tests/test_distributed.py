@@ -247,7 +247,8 @@ def test_nproc_2_trains_like_one_process_and_resumes(tmp_path, framework):
     resumed = _cli(*flags, "--resume")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert "resumed from" in resumed.stdout and "epoch 2/2: loss" in resumed.stdout
-    assert "epoch 1/1 step 2/5 loss" in first.stdout  # rank 0's progress lines come through
+    assert "epoch 1/2 step 2/5 loss" in first.stdout  # rank 0's progress lines come through
+    assert "stopped after epoch 1 of 2 (--resume continues)" in first.stdout
     assert resumed.stdout.count("test accuracy") == 1  # rank 0 alone talks
     one = train(Config(framework=framework, out=str(tmp_path / "one"), **SMALL))
     two = json.loads((out / "metrics.json").read_text())

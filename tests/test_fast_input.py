@@ -14,7 +14,9 @@ import torch
 import tfpt.data.tf as data_tf
 import tfpt.data.torch as data_torch
 from tfpt.app import Config, train
-from tfpt.data import ImageData
+from tfpt.data import ImageData, LoaderOptions
+
+AUGMENT = LoaderOptions(augment=True)
 
 PAD = 4
 
@@ -68,10 +70,10 @@ def _first_epoch(loader, nchw: bool) -> np.ndarray:
 
 
 LOADERS = {
-    "torch per image": (lambda d: data_torch.loader(d, batch_size=500, augment=True), True),
-    "torch batched": (lambda d: data_torch.device_loader(d, batch_size=500, augment=True), True),
-    "tf per image": (lambda d: data_tf.loader(d, batch_size=500, augment=True), False),
-    "tf batched": (lambda d: data_tf.device_loader(d, batch_size=500, augment=True), False),
+    "torch per image": (lambda d: data_torch.loader(d, batch_size=500, options=AUGMENT), True),
+    "torch batched": (lambda d: data_torch.device_loader(d, batch_size=500, options=AUGMENT), True),
+    "tf per image": (lambda d: data_tf.loader(d, batch_size=500, options=AUGMENT), False),
+    "tf batched": (lambda d: data_tf.device_loader(d, batch_size=500, options=AUGMENT), False),
 }
 
 
@@ -91,11 +93,12 @@ def test_crops_and_flips_are_uniform_in_every_path(cifar10, name):
 @pytest.mark.parametrize("framework", ["torch", "tf"])
 def test_batched_path_is_seeded_and_resumes_by_epoch(cifar10, framework):
     module = data_torch if framework == "torch" else data_tf
-    kwargs = {"batch_size": 100, "limit": 300, "augment": True, "seed": 3}
-    fresh = module.device_loader(cifar10, **kwargs)
+    kwargs = {"batch_size": 100, "limit": 300, "seed": 3}
+    fresh = module.device_loader(cifar10, options=AUGMENT, **kwargs)
     epoch0, epoch1 = ([np.asarray(x) for x, _ in fresh] for _ in range(2))
-    again = [np.asarray(x) for x, _ in module.device_loader(cifar10, **kwargs)]
-    resumed = [np.asarray(x) for x, _ in module.device_loader(cifar10, start_epoch=1, **kwargs)]
+    again = [np.asarray(x) for x, _ in module.device_loader(cifar10, options=AUGMENT, **kwargs)]
+    from_1 = LoaderOptions(augment=True, start_epoch=1)
+    resumed = [np.asarray(x) for x, _ in module.device_loader(cifar10, options=from_1, **kwargs)]
     for a, b in zip(epoch0, again):
         np.testing.assert_array_equal(a, b)
     for a, b in zip(epoch1, resumed):

@@ -7,6 +7,7 @@ import pytest
 
 import tfpt.data.tf as data_tf
 import tfpt.data.torch as data_torch
+from tfpt.data import LoaderOptions
 
 
 def _epochs(loader, n_epochs: int, to_nhwc: bool):
@@ -41,7 +42,8 @@ def test_layouts_dtypes_and_normalization(mnist):
     assert tuple(xt.shape) == (32, 1, 28, 28) and tuple(xf.shape) == (32, 28, 28, 1)
     assert str(xt.dtype) == "torch.float32" and xf.dtype.name == "float32"
     assert str(yt.dtype) == "torch.int64" and yf.dtype.name == "int64"
-    whole = next(iter(data_torch.loader(mnist, batch_size=len(mnist.y_train), shuffle=False)))[0]
+    whole = next(iter(data_torch.loader(mnist, batch_size=len(mnist.y_train),
+                                        options=LoaderOptions(shuffle=False))))[0]
     assert abs(float(whole.mean())) < 0.05 and abs(float(whole.std()) - 1) < 0.05
 
 
@@ -62,6 +64,6 @@ def test_different_seeds_differ_and_test_split_is_in_order(mnist):
 
 
 def test_drop_last_and_limit_agree(mnist):
-    kwargs = dict(batch_size=64, limit=1000, drop_last=True)
+    kwargs = dict(batch_size=64, limit=1000, options=LoaderOptions(drop_last=True))
     assert len(list(data_torch.loader(mnist, **kwargs))) == 15
     assert len(list(data_tf.loader(mnist, **kwargs))) == 15

@@ -96,3 +96,31 @@ def test_timings_table_fills_the_marked_block(tmp_path):
     text = guide.read_text()
     assert "| 01_tensors | 12 s | 9 s |" in text and "| 04_mnist | 10.0 min | not measured yet |" in text
     assert "old table" not in text and text.endswith("Reading time is on top.\n")
+
+
+def test_pngs_are_reencoded_with_the_same_pixels():
+    import base64
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    rgba = np.zeros((20, 30, 4), np.uint8)
+    rgba[..., :3] = np.arange(30, dtype=np.uint8)[None, :, None] * 8
+    rgba[..., 3] = 255  # opaque everywhere, as matplotlib's figures are
+    buffer = io.BytesIO()
+    Image.fromarray(rgba, "RGBA").save(buffer, "PNG", compress_level=0)
+    cell = nbformat.v4.new_code_cell("plot", outputs=[nbformat.v4.new_output(
+        "display_data", data={"image/png": base64.b64encode(buffer.getvalue()).decode()})])
+    nb = nbformat.v4.new_notebook(cells=[cell])
+    assert run_series.shrink_pngs(nb) > 0
+    png = base64.b64decode(nb.cells[0].outputs[0]["data"]["image/png"])
+    again = np.asarray(Image.open(io.BytesIO(png)).convert("RGBA"))
+    np.testing.assert_array_equal(again, rgba)
+    rgba[0, 0, 3] = 128  # a translucent pixel: the alpha channel stays
+    buffer = io.BytesIO()
+    Image.fromarray(rgba, "RGBA").save(buffer, "PNG", compress_level=0)
+    nb.cells[0].outputs[0]["data"]["image/png"] = base64.b64encode(buffer.getvalue()).decode()
+    run_series.shrink_pngs(nb)
+    png = base64.b64decode(nb.cells[0].outputs[0]["data"]["image/png"])
+    assert Image.open(io.BytesIO(png)).mode == "RGBA"

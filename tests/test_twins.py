@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import importlib.util
 import inspect
 from pathlib import Path
 
@@ -34,6 +35,7 @@ SIGNATURES = {  # functions whose parameters differ, and why (train/keras.py's d
     ("train", "train_epoch"): "the Keras epoch takes the traced step from make_train_step",
     ("distributed", "fit"): "torch takes amp; TF's precision is the model's dtype policy",
     ("distributed", "make_train_step"): "as distributed.fit",
+    ("data", "device_loader"): "torch takes channels_last; TF images are NHWC already",
 }
 
 
@@ -125,3 +127,16 @@ def test_the_isolation_check_can_fail(tmp_path):
     bad = tmp_path / "bad.py"
     bad.write_text("import torch\n\ndef f():\n    import keras\n")
     assert {"torch", "keras"} <= _reaches(bad)
+
+
+def test_every_function_is_short_and_takes_few_parameters(tmp_path):
+    """Issue 16's rule: at most 50 lines and 8 parameters (more go through an options object)."""
+    script = Path(__file__).resolve().parents[1] / "scripts" / "function_sizes.py"
+    spec = importlib.util.spec_from_file_location("function_sizes", script)
+    sizes = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(sizes)
+    assert sizes.offenders() == []
+    long_body = "\n".join(f"    x{i} = {i}" for i in range(51))
+    (tmp_path / "bad.py").write_text(f"def wide(a, b, c, d, e, f, g, h, i):\n    pass\n\n\n"
+                                     f"def long():\n{long_body}\n")
+    assert sizes.offenders(tmp_path) == ["bad.py:wide: 9 parameters", "bad.py:long: 51 lines"]

@@ -172,9 +172,12 @@ def finish(cfg: Config, history: History, best: dict, test: tuple[float, float],
     with writing(path, "the checkpoints are intact; --resume evaluates again"):
         with atomic_path(path) as tmp:
             tmp.write_text(json.dumps(metrics, indent=2))
+    if history.epochs < cfg.epochs and not history.stopped_early:
+        print(f"stopped after epoch {history.epochs} of {cfg.epochs} (--resume continues)")
     epochs = "epoch" if history.epochs == 1 else "epochs"
-    print(f"best epoch {best['epoch']} of {history.epochs} {epochs} (val_acc "
-          f"{best['val_accuracy']:.4f}); test accuracy {test[1]:.4f}; "
+    print(f"best epoch {best['epoch']} of {history.epochs} {epochs} (lowest val_loss "
+          f"{best['val_loss']:.4f}, val_acc {best['val_accuracy']:.4f}); test accuracy "
+          f"{test[1]:.4f}; "
           f"{metrics['seconds_per_epoch']:.1f} s/epoch, {metrics['images_per_second']:,.0f} "
           f"images/s on {device}; wrote {path}")
     return metrics

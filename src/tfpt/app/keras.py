@@ -21,6 +21,7 @@ from tfpt.app.common import Config
 from tfpt.app.pipeline import Run, execute
 from tfpt.checkpoint import CheckpointError
 from tfpt.checkpoint import keras as ckpt
+from tfpt.data.order import LoaderOptions
 from tfpt.distributed import tf as tfdist
 from tfpt.errors import UsageError
 from tfpt.models import build
@@ -103,8 +104,8 @@ class FrameworkRun(Run):
 
     def loaders(self, ds, start_epoch: int) -> tuple:
         cfg = self.cfg
-        batches = dict(batch_size=cfg.batch_size, seed=cfg.seed, limit=cfg.limit,
-                       augment=cfg.dataset == "cifar10", start_epoch=start_epoch)  # resume order
+        options = LoaderOptions(augment=cfg.dataset == "cifar10", start_epoch=start_epoch)  # resume
+        batches = dict(batch_size=cfg.batch_size, seed=cfg.seed, limit=cfg.limit, options=options)
         if self.group.world > 1:  # this worker's slice of every global batch
             train_data = tfdist.shard_loader(ds, "train", group=self.group, **batches)
         elif cfg.data_on_device:  # one uint8 tensor on the device, whole batches augmented there

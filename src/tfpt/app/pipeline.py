@@ -112,7 +112,8 @@ def execute(run: Run) -> dict:
         with writing(runs, "nothing was trained yet"):
             logger = RunLogger(run.framework, f"{cfg.dataset}_{cfg.model_name()}", runs)
     options = FitOptions(logger=logger, history=history, on_epoch_end=run.save,
-                         on_best=run.keep_best, log_every=cfg.log_every)
+                         on_best=run.keep_best, log_every=cfg.log_every,
+                         planned_epochs=cfg.epochs)  # "epoch 1/2" when --stop-after 1
     try:
         history = run.fit(train_data, val_data, options)
     finally:

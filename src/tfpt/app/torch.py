@@ -16,6 +16,7 @@ import tfpt.data.torch as data_torch
 from tfpt.app.common import Config
 from tfpt.app.pipeline import Run, execute
 from tfpt.checkpoint import torch as ckpt
+from tfpt.data.order import LoaderOptions
 from tfpt.devices import DeviceChoice, torch_device
 from tfpt.distributed import torch as tdist
 from tfpt.errors import UsageError
@@ -63,8 +64,8 @@ class FrameworkRun(Run):
 
     def loaders(self, ds, start_epoch: int) -> tuple:
         cfg = self.cfg
-        batches = dict(batch_size=cfg.batch_size, seed=cfg.seed, limit=cfg.limit,
-                       augment=cfg.dataset == "cifar10", start_epoch=start_epoch)  # resume order
+        options = LoaderOptions(augment=cfg.dataset == "cifar10", start_epoch=start_epoch)  # resume
+        batches = dict(batch_size=cfg.batch_size, seed=cfg.seed, limit=cfg.limit, options=options)
         if self.group.world > 1:  # this rank's slice of every global batch
             train_data = tdist.shard_loader(ds, "train", group=self.group, **batches)
         elif cfg.data_on_device:  # one uint8 tensor on the device, whole batches augmented there

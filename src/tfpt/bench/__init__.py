@@ -25,55 +25,70 @@ import logging
 import os
 import platform
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from tfpt.bench.core import Candidate, load
 from tfpt.errors import UsageError
 
 SECTIONS = ("loops", "modes", "loader")
 MODELS = ("MnistCNN", "FastResNet")
-__all__ = ["MODELS", "SECTIONS", "Candidate", "candidates", "check_out", "run", "save", "table"]
+__all__ = ["MODELS", "SECTIONS", "Candidate", "Settings", "candidates", "check_out", "run", "save",
+           "table"]
 
 
-def candidates(sections: tuple[str, ...], steps: int, batch_size: int, compile_: bool,
-               xla: bool, frameworks: tuple[str, ...], width: int,
-               models: tuple[str, ...] = MODELS) -> list[Candidate]:
+@dataclass(frozen=True)
+class Settings:
+    """What one ``tfpt bench`` run measures (the command's flags; keyword arguments of :func:`run`)."""
+
+    steps: int = 50  # batches per timed epoch
+    batch_size: int = 128
+    repeats: int = 3  # timed epochs per candidate, after one warm-up epoch
+    compile_: bool = False  # add torch.compile to the modes section
+    xla: bool = False  # add tf.function(jit_compile=True) to the modes section
+    frameworks: tuple[str, ...] = ("torch", "tf")
+    sections: tuple[str, ...] = ("loops",)
+    width: int = 16  # FastResNet's width in the modes section
+    models: tuple[str, ...] = MODELS
+
+
+def candidates(settings: Settings) -> list[Candidate]:
     """Every candidate of the chosen sections and frameworks, not yet built."""
     from tfpt.bench import loader, loops, modes
 
-    found: list[Candidate] = []
+    s, found = settings, []
     mnist = load("mnist")
-    n = steps * batch_size
-    if "loops" in sections and n > len(mnist.arrays("train")[1]):
-        raise UsageError(f"{steps} steps of {batch_size} need {n:,} training images; the data "
+    n = s.steps * s.batch_size
+    if "loops" in s.sections and n > len(mnist.arrays("train")[1]):
+        raise UsageError(f"{s.steps} steps of {s.batch_size} need {n:,} training images; the data "
                          f"has {len(mnist.arrays('train')[1]):,}: use fewer --steps")
-    if "loops" in sections:
-        found += loops.torch_loops(mnist, n, batch_size) if "torch" in frameworks else []
-        found += loops.tf_loops(mnist, n, batch_size) if "tf" in frameworks else []
-    if "modes" in sections:
+    if "loops" in s.sections:
+        found += loops.torch_loops(mnist, n, s.batch_size) if "torch" in s.frameworks else []
+        found += loops.tf_loops(mnist, n, s.batch_size) if "tf" in s.frameworks else []
+    if "modes" in s.sections:
         cifar = load("cifar10")
-        for name, ds, kwargs in (("MnistCNN", mnist, {}), ("FastResNet", cifar, {"width": width})):
-            if name not in models:
+        for name, ds, kwargs in (("MnistCNN", mnist, {}), ("FastResNet", cifar, {"width": s.width})):
+            if name not in s.models:
                 continue
             if n > len(ds.arrays("train")[1]):
                 raise UsageError(f"{n:,} images per epoch; {ds.spec.title} has "
                                  f"{len(ds.arrays('train')[1]):,}: use fewer --steps")
-            x, y = modes.batches(ds, steps, batch_size)
-            found += modes.torch_modes(name, kwargs, x, y, compile_) if "torch" in frameworks else []
-            found += modes.tf_modes(name, kwargs, x, y, xla) if "tf" in frameworks else []
-    if "loader" in sections:
-        found += loader.loader_candidates(frameworks, batch_size, steps)
+            x, y = modes.batches(ds, s.steps, s.batch_size)
+            found += modes.torch_modes(name, kwargs, x, y, s.compile_) if "torch" in s.frameworks else []
+            found += modes.tf_modes(name, kwargs, x, y, s.xla) if "tf" in s.frameworks else []
+    if "loader" in s.sections:
+        found += loader.loader_candidates(s.frameworks, s.batch_size, s.steps)
     return found
 
 
-def run(steps: int = 50, batch_size: int = 128, repeats: int = 3, compile_: bool = False,
-        xla: bool = False, frameworks: tuple[str, ...] = ("torch", "tf"),
-        sections: tuple[str, ...] = ("loops",), width: int = 16,
-        models: tuple[str, ...] = MODELS) -> dict:
-    """Measure every candidate; returns a JSON-ready dict of images/s."""
-    found = candidates(sections, steps, batch_size, compile_, xla, frameworks, width, models)
+def run(**settings: Any) -> dict:
+    """Measure every candidate; returns a JSON-ready dict of images/s. The keyword
+    arguments are the fields of :class:`Settings`."""
+    chosen = Settings(**settings)
+    found = candidates(chosen)
     with _quiet_tf_retracing_warnings():
-        return _measure(found, repeats, steps, batch_size, width)
+        return _measure(found, chosen)
 
 
 @contextlib.contextmanager
@@ -88,7 +103,7 @@ def _quiet_tf_retracing_warnings():
         logger.setLevel(level)
 
 
-def _measure(found: list[Candidate], repeats: int, steps: int, batch_size: int, width: int) -> dict:
+def _measure(found: list[Candidate], settings: Settings) -> dict:
     """Each framework in its own block: right after a PyTorch epoch, PyTorch's OpenMP
     threads still spin for a while and slow TensorFlow down, which would charge one
     framework for the other. Within a block, candidates take turns."""
@@ -99,13 +114,13 @@ def _measure(found: list[Candidate], repeats: int, steps: int, batch_size: int, 
         for c in block:  # build, then one warm-up epoch: tracing, compilation, first allocations
             epochs[c.name] = c.make()
             c.first_seconds = epochs[c.name]()
-        for _ in range(repeats):  # interleaved
+        for _ in range(settings.repeats):  # interleaved
             for c in block:
                 c.seconds.append(epochs[c.name]())
-    return _results(found, steps, batch_size, repeats, width)
+    return _results(found, settings)
 
 
-def _results(found: list[Candidate], steps, batch_size, repeats, width) -> dict:
+def _results(found: list[Candidate], settings: Settings) -> dict:
     rows = []
     for c in found:
         best = min(c.seconds)
@@ -119,7 +134,8 @@ def _results(found: list[Candidate], steps, batch_size, repeats, width) -> dict:
         refs = [r["images_per_s"] for r in rows if r["baseline"] and r["section"] == row["section"]
                 and r["name"].split(":")[0] == group]
         row["vs_baseline"] = row["images_per_s"] / max(refs) if refs else float("nan")
-    return {"steps": steps, "batch_size": batch_size, "repeats": repeats, "width": width,
+    s = settings
+    return {"steps": s.steps, "batch_size": s.batch_size, "repeats": s.repeats, "width": s.width,
             "cpus": os.cpu_count(), "machine": platform.machine(), "results": rows}
 
 

@@ -7,6 +7,9 @@ from __future__ import annotations
 from functools import partial
 
 from tfpt.bench.core import Candidate, timed
+from tfpt.data.order import LoaderOptions
+
+DROP_LAST = LoaderOptions(drop_last=True)  # every timed batch full
 
 
 def torch_loops(data, n: int, batch: int) -> list[Candidate]:
@@ -18,12 +21,12 @@ def torch_loops(data, n: int, batch: int) -> list[Candidate]:
     from tfpt.train import torch as ttrain
 
     def tfpt_loop():
-        model, train = MnistCNN(), tdata.loader(data, batch_size=batch, limit=n, drop_last=True)
+        model, train = MnistCNN(), tdata.loader(data, batch_size=batch, limit=n, options=DROP_LAST)
         opt = torch.optim.Adam(model.parameters(), lr=1e-3)
         return timed(lambda: ttrain.train_epoch(model, train, opt))
 
     def minimal():
-        model, train = MnistCNN(), tdata.loader(data, batch_size=batch, limit=n, drop_last=True)
+        model, train = MnistCNN(), tdata.loader(data, batch_size=batch, limit=n, options=DROP_LAST)
         opt = torch.optim.Adam(model.parameters(), lr=1e-3)
 
         def loop():
@@ -48,7 +51,7 @@ def tf_loops(data, n: int, batch: int) -> list[Candidate]:
     from tfpt.train.history import History
 
     def dataset():
-        return fdata.loader(data, batch_size=batch, limit=n, drop_last=True)
+        return fdata.loader(data, batch_size=batch, limit=n, options=DROP_LAST)
 
     def tfpt_custom():
         model, train, opt = MnistCNN(), dataset(), keras.optimizers.Adam(1e-3)
@@ -93,7 +96,7 @@ def _tf_minimal(data, n: int, batch: int, graph: bool):
     from tfpt.train.keras import LOSS
 
     model, opt = MnistCNN(), keras.optimizers.Adam(1e-3)
-    train = fdata.loader(data, batch_size=batch, limit=n, drop_last=True)
+    train = fdata.loader(data, batch_size=batch, limit=n, options=DROP_LAST)
 
     def step(x, y):
         with tf.GradientTape() as tape:

@@ -23,14 +23,14 @@ import numpy as np
 from tfpt.config import DATA_ENV, data_root, display_path
 from tfpt.data.catalog import DATASETS, DatasetSpec, UnknownDatasetError, get_spec
 from tfpt.data.fetch import DownloadError, download
-from tfpt.data.order import epoch_order, validation_split
+from tfpt.data.order import LoaderOptions, epoch_order, validation_split
 from tfpt.data.readers import READERS, DataFormatError, read_cifar10_classes
 from tfpt.data.verify import MANIFEST, ChecksumError, ManifestError, check_file, read_manifest
 from tfpt.errors import TfptError
 
 __all__ = [
     "DATASETS", "ChecksumError", "DataFormatError", "DownloadError", "ImageData",
-    "ManifestError", "MissingDataError", "SampleDataWarning", "UnknownDatasetError",
+    "LoaderOptions", "ManifestError", "MissingDataError", "SampleDataWarning", "UnknownDatasetError",
     "epoch_order", "get_spec", "load", "missing_message", "status", "validation_split",
 ]
 

@@ -5,6 +5,8 @@ Built in view in the notebooks: ``epoch_order`` in 00 and 04, ``validation_split
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 VAL_FRACTION = 0.1  # share of the training images held out for validation
@@ -49,3 +51,27 @@ class EpochCounter:
         order = epoch_order(self.n, self.seed, self.epoch)
         self.epoch += 1
         return order
+
+
+@dataclass(frozen=True)
+class LoaderOptions:
+    """What a loader takes beyond data, split, batch size, seed and limit (one object for
+    every loader of both frameworks, not four more parameters each)."""
+
+    shuffle: bool | None = None  # None: shuffle the 'train' split only
+    drop_last: bool = False  # no partial last batch
+    augment: bool = False  # a random 4-pixel crop and horizontal flip, per image
+    start_epoch: int = 0  # the first pass uses this epoch's order (resuming)
+
+    def order_seed(self, split: str, seed: int | None) -> int | None:
+        """The seed of :func:`epoch_order` for ``split``: None when it is not shuffled."""
+        shuffle = split == "train" if self.shuffle is None else self.shuffle
+        return seed if shuffle else None
+
+    def counter(self, n: int, split: str, seed: int | None) -> EpochCounter:
+        """The epoch orders these options ask for, starting at ``start_epoch``."""
+        return EpochCounter(n, self.order_seed(split, seed), self.start_epoch)
+
+    def steps(self, n: int, batch_size: int) -> int:
+        """Batches per epoch of ``n`` images."""
+        return n // batch_size if self.drop_last else -(-n // batch_size)

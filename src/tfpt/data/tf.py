@@ -14,7 +14,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfpt.data import ImageData
-from tfpt.data.order import EpochCounter
+from tfpt.data.order import LoaderOptions
 
 PAD = 4  # pixels of zero (black) padding before the random crop (CIFAR-10's usual 4)
 
@@ -50,21 +50,19 @@ def augment_fn(data: ImageData, seed: int):
     return augment
 
 
-def loader(data: ImageData, split: str = "train", batch_size: int = 128,
-           shuffle: bool | None = None, seed: int = 0, drop_last: bool = False,
-           limit: int | None = None, augment: bool = False,
-           start_epoch: int = 0) -> tf.data.Dataset:
+def loader(data: ImageData, split: str = "train", batch_size: int = 128, seed: int = 0,
+           limit: int | None = None, options: LoaderOptions = LoaderOptions()) -> tf.data.Dataset:
     """A ``tf.data.Dataset`` of normalized float32 NHWC images and int64 labels.
 
-    ``shuffle`` defaults to True for 'train'; the order comes from ``seed`` and
-    the epoch number, exactly as in :func:`tfpt.data.torch.loader`. Each pass
-    over the dataset (each Keras epoch) draws the next epoch's order. ``augment``
-    adds a random 4-pixel crop and horizontal flip (random, so never equal across
-    frameworks). ``start_epoch`` makes the first pass use that epoch's order (for resuming).
+    The 'train' split is shuffled (``options.shuffle`` decides otherwise) in an order
+    that comes from ``seed`` and the epoch number, exactly as in
+    :func:`tfpt.data.torch.loader`. Each pass over the dataset (each Keras epoch) draws
+    the next epoch's order. ``options.augment`` adds a random 4-pixel crop and
+    horizontal flip (random, so never equal across frameworks).
     """
     images, labels = data.arrays(split, limit)
-    shuffle = split == "train" if shuffle is None else shuffle
-    counter = EpochCounter(len(labels), seed if shuffle else None, start_epoch)
+    counter = options.counter(len(labels), split, seed)
+    drop_last = options.drop_last
     x, y = tf.constant(images), tf.constant(labels)
     normalize = normalize_fn(data)
 
@@ -75,9 +73,9 @@ def loader(data: ImageData, split: str = "train", batch_size: int = 128,
 
     spec = tf.TensorSpec(shape=(None,), dtype=tf.int64)
     indices = tf.data.Dataset.from_generator(orders, output_signature=(spec, spec))
-    steps = len(labels) // batch_size if drop_last else -(-len(labels) // batch_size)
+    steps = options.steps(len(labels), batch_size)
     indices = indices.unbatch()
-    if augment:  # per image, before batching, so every image gets its own crop and flip
+    if options.augment:  # per image, before batching, so every image gets its own crop and flip
         flip_crop = augment_fn(data, seed)
         batches = (indices.map(lambda i, e: (normalize(flip_crop(tf.gather(x, i), e, i)),
                                              tf.gather(y, i)),
@@ -123,20 +121,17 @@ class DeviceLoader:
     compiled with XLA (which fuses the gathers, the cast and the multiply-add: 3x
     faster than the plain graph on a CPU); uint8 → float, scaling and
     standardization are one multiply-add.
-    ``channels_last`` is accepted for symmetry: TensorFlow images are NHWC already.
     """
 
     def __init__(self, data: ImageData, split: str = "train", batch_size: int = 128,
-                 shuffle: bool | None = None, seed: int = 0, drop_last: bool = False,
-                 limit: int | None = None, augment: bool = False, start_epoch: int = 0,
-                 device: str = "cpu", channels_last: bool = False):
+                 seed: int = 0, limit: int | None = None,
+                 options: LoaderOptions = LoaderOptions(), device: str = "cpu"):
         images, labels = data.arrays(split, limit)
         self.place = _TF_DEVICES.get(device, device)  # None: TensorFlow's default placement
         with self._placed():
             self.images, self.labels = tf.constant(images), tf.constant(labels)
-        shuffle = split == "train" if shuffle is None else shuffle
-        self.counter = EpochCounter(len(labels), seed if shuffle else None, start_epoch)
-        self.seed, self.batch_size, self.drop_last = seed, batch_size, drop_last
+        self.counter = options.counter(len(labels), split, seed)
+        self.seed, self.batch_size, self.options = seed, batch_size, options
         std, mean = np.array(data.spec.std), np.array(data.spec.mean)
         scale = tf.constant(1.0 / (255.0 * std), tf.float32)
         shift = tf.constant(-mean / std, tf.float32)
@@ -144,7 +139,7 @@ class DeviceLoader:
         @tf.function(jit_compile=True)
         def batch(index: tf.Tensor, key: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
             x = tf.gather(self.images, index)
-            if augment:
+            if options.augment:
                 n = tf.shape(index)[0]
                 offsets = tf.random.stateless_uniform((n, 2), key, 0, 2 * PAD + 1, tf.int32)
                 flips = tf.random.stateless_uniform((n,), key + 1) < 0.5
@@ -157,8 +152,7 @@ class DeviceLoader:
         return tf.device(self.place) if self.place else contextlib.nullcontext()
 
     def __len__(self) -> int:
-        n = int(self.labels.shape[0])
-        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+        return self.options.steps(int(self.labels.shape[0]), self.batch_size)
 
     def __iter__(self) -> Iterator[tuple[tf.Tensor, tf.Tensor]]:
         epoch = self.counter.epoch
@@ -170,10 +164,9 @@ class DeviceLoader:
                 yield self._batch(index, key)
 
 
-def device_loader(data: ImageData, split: str = "train", batch_size: int = 128,
-                  shuffle: bool | None = None, seed: int = 0, drop_last: bool = False,
-                  limit: int | None = None, augment: bool = False, start_epoch: int = 0,
-                  device: str = "cpu", channels_last: bool = False) -> DeviceLoader:
-    """:class:`DeviceLoader`: :func:`loader`'s arguments plus where the data lives."""
-    return DeviceLoader(data, split, batch_size, shuffle, seed, drop_last, limit, augment,
-                        start_epoch, device, channels_last)
+def device_loader(data: ImageData, split: str = "train", batch_size: int = 128, seed: int = 0,
+                  limit: int | None = None, options: LoaderOptions = LoaderOptions(),
+                  device: str = "cpu") -> DeviceLoader:
+    """:class:`DeviceLoader`: :func:`loader`'s arguments plus where the data lives (TensorFlow
+    images are NHWC already, so there is no ``channels_last``)."""
+    return DeviceLoader(data, split, batch_size, seed, limit, options, device)

@@ -14,7 +14,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from torchvision.transforms import v2
 
 from tfpt.data import ImageData
-from tfpt.data.order import EpochCounter
+from tfpt.data.order import EpochCounter, LoaderOptions
 
 PAD = 4  # pixels of zero (black) padding before the random crop (CIFAR-10's usual 4)
 
@@ -77,23 +77,21 @@ def _whole_batch(batch):
     return batch  # __getitems__ already returns stacked tensors
 
 
-def loader(data: ImageData, split: str = "train", batch_size: int = 128,
-           shuffle: bool | None = None, seed: int = 0, drop_last: bool = False,
-           limit: int | None = None, augment: bool = False, start_epoch: int = 0) -> DataLoader:
+def loader(data: ImageData, split: str = "train", batch_size: int = 128, seed: int = 0,
+           limit: int | None = None, options: LoaderOptions = LoaderOptions()) -> DataLoader:
     """A ``DataLoader`` of normalized float32 NCHW images and int64 labels.
 
-    ``shuffle`` defaults to True for 'train'; the order comes from ``seed`` and
-    the epoch number, exactly as in :func:`tfpt.data.tf.loader`. ``augment`` adds a
-    random 4-pixel crop and horizontal flip (random, so never equal across frameworks).
-    ``start_epoch`` makes the first pass use that epoch's order (for resuming).
+    The 'train' split is shuffled (``options.shuffle`` decides otherwise) in an order
+    that comes from ``seed`` and the epoch number, exactly as in
+    :func:`tfpt.data.tf.loader`. ``options.augment`` adds a random 4-pixel crop and
+    horizontal flip (random, so never equal across frameworks).
     """
     images, labels = data.arrays(split, limit)
-    shuffle = split == "train" if shuffle is None else shuffle
     dataset = ImageArrayDataset(images, labels, normalize_transform(data),
-                                augment_transform(data) if augment else None)
-    sampler = EpochSampler(len(dataset), seed if shuffle else None, start_epoch)
+                                augment_transform(data) if options.augment else None)
+    sampler = EpochSampler(len(dataset), options.order_seed(split, seed), options.start_epoch)
     return DataLoader(dataset, batch_size=batch_size, sampler=sampler,
-                      drop_last=drop_last, collate_fn=_whole_batch)
+                      drop_last=options.drop_last, collate_fn=_whole_batch)
 
 
 # --- the fast path: the whole split on the device, whole batches augmented at once ---
@@ -129,24 +127,22 @@ class DeviceLoader:
     """
 
     def __init__(self, data: ImageData, split: str = "train", batch_size: int = 128,
-                 shuffle: bool | None = None, seed: int = 0, drop_last: bool = False,
-                 limit: int | None = None, augment: bool = False, start_epoch: int = 0,
-                 device: str | torch.device = "cpu", channels_last: bool = False):
+                 seed: int = 0, limit: int | None = None,
+                 options: LoaderOptions = LoaderOptions(), device: str | torch.device = "cpu",
+                 channels_last: bool = False):
         images, labels = data.arrays(split, limit)
         self.device = torch.device(device)
         self.images = torch.from_numpy(images).permute(0, 3, 1, 2).contiguous().to(self.device)
         self.labels = torch.from_numpy(labels).to(self.device)
-        shuffle = split == "train" if shuffle is None else shuffle
-        self.counter = EpochCounter(len(labels), seed if shuffle else None, start_epoch)
-        self.seed, self.batch_size, self.drop_last = seed, batch_size, drop_last
-        self.augment, self.channels_last = augment, channels_last
+        self.counter = options.counter(len(labels), split, seed)
+        self.seed, self.batch_size, self.options = seed, batch_size, options
+        self.channels_last = channels_last
         std = torch.tensor(data.spec.std, device=self.device).view(1, -1, 1, 1)
         mean = torch.tensor(data.spec.mean, device=self.device).view(1, -1, 1, 1)
         self.scale, self.shift = 1.0 / (255.0 * std), -mean / std  # x/255 - mean, / std
 
     def __len__(self) -> int:
-        n = len(self.labels)
-        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+        return self.options.steps(len(self.labels), self.batch_size)
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         epoch = self.counter.epoch
@@ -155,7 +151,7 @@ class DeviceLoader:
         for i in range(len(self)):
             index = order[i * self.batch_size:(i + 1) * self.batch_size]
             images = self.images.index_select(0, index)  # 20x faster than images[index]
-            if self.augment:
+            if self.options.augment:
                 offsets = torch.randint(0, 2 * PAD + 1, (len(index), 2), generator=generator,
                                         device=self.device)
                 flips = torch.rand(len(index), generator=generator, device=self.device) < 0.5
@@ -166,10 +162,9 @@ class DeviceLoader:
             yield images, self.labels.index_select(0, index)
 
 
-def device_loader(data: ImageData, split: str = "train", batch_size: int = 128,
-                  shuffle: bool | None = None, seed: int = 0, drop_last: bool = False,
-                  limit: int | None = None, augment: bool = False, start_epoch: int = 0,
+def device_loader(data: ImageData, split: str = "train", batch_size: int = 128, seed: int = 0,
+                  limit: int | None = None, options: LoaderOptions = LoaderOptions(),
                   device: str = "cpu", channels_last: bool = False) -> DeviceLoader:
-    """:class:`DeviceLoader`: :func:`loader`'s arguments plus where the data lives."""
-    return DeviceLoader(data, split, batch_size, shuffle, seed, drop_last, limit, augment,
-                        start_epoch, device, channels_last)
+    """:class:`DeviceLoader`: :func:`loader`'s arguments plus where the data lives and, for
+    convolutions that prefer it, NHWC memory (``channels_last``)."""
+    return DeviceLoader(data, split, batch_size, seed, limit, options, device, channels_last)

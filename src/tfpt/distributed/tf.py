@@ -12,6 +12,7 @@ Keras ``fit`` fails under ``MultiWorkerMirroredStrategy`` in Keras 3
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -22,6 +23,7 @@ import tensorflow as tf
 
 import tfpt.data.tf as data_tf
 from tfpt.data import ImageData
+from tfpt.data.order import LoaderOptions
 from tfpt.distributed import Group, in_group
 from tfpt.train.history import History
 from tfpt.train.keras import evaluate
@@ -72,11 +74,12 @@ class ShardLoader:
     """
 
     def __init__(self, data: ImageData, split: str, batch_size: int, seed: int | None,
-                 limit: int | None, augment: bool, start_epoch: int, group: Group):
+                 limit: int | None, options: LoaderOptions, group: Group):
         self.images = len(data.arrays(split, limit)[1])
         self.batch_size, self.group = batch_size, group
-        dataset = data_tf.loader(data, split, batch_size, shuffle=seed is not None, seed=seed or 0,
-                                 limit=limit, augment=augment, start_epoch=start_epoch)
+        if seed is None:  # unshuffled, as the torch twin
+            options = dataclasses.replace(options, shuffle=False)
+        dataset = data_tf.loader(data, split, batch_size, seed or 0, limit, options)
         self.distributed = _distribute(group.strategy, dataset.take(len(self)))
 
     def __len__(self) -> int:
@@ -89,10 +92,11 @@ class ShardLoader:
 
 
 def shard_loader(data: ImageData, split: str = "train", batch_size: int = 128, seed: int | None = 0,
-                 limit: int | None = None, augment: bool = False, start_epoch: int = 0,
+                 limit: int | None = None, options: LoaderOptions = LoaderOptions(),
                  group: Group | None = None) -> ShardLoader:
-    """:class:`ShardLoader`: ``batch_size`` is the global batch, over all replicas."""
-    return ShardLoader(data, split, batch_size, seed, limit, augment, start_epoch,
+    """:class:`ShardLoader`: ``batch_size`` is the global batch, over all replicas; the order
+    is :func:`tfpt.data.tf.loader`'s (``seed=None``: unshuffled)."""
+    return ShardLoader(data, split, batch_size, seed, limit, options,
                        group or Group(0, 1, "auto", tf.distribute.get_strategy()))
 
 

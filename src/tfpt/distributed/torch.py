@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from tfpt.data import ImageData
-from tfpt.data.order import EpochCounter
+from tfpt.data.order import LoaderOptions
 from tfpt.data.torch import ImageArrayDataset, augment_transform, normalize_transform
 from tfpt.devices import torch_device
 from tfpt.distributed import Group, in_group, shard
@@ -68,11 +68,11 @@ class ShardLoader:
     """
 
     def __init__(self, data: ImageData, split: str, batch_size: int, seed: int | None,
-                 limit: int | None, augment: bool, start_epoch: int, group: Group):
+                 limit: int | None, options: LoaderOptions, group: Group):
         images, labels = data.arrays(split, limit)
         self.dataset = ImageArrayDataset(images, labels, normalize_transform(data),
-                                         augment_transform(data) if augment else None)
-        self.counter = EpochCounter(len(labels), seed, start_epoch)
+                                         augment_transform(data) if options.augment else None)
+        self.counter = options.counter(len(labels), split, seed)
         self.batch_size, self.group = batch_size, group
 
     def __len__(self) -> int:
@@ -88,11 +88,11 @@ class ShardLoader:
 
 
 def shard_loader(data: ImageData, split: str = "train", batch_size: int = 128, seed: int | None = 0,
-                 limit: int | None = None, augment: bool = False, start_epoch: int = 0,
+                 limit: int | None = None, options: LoaderOptions = LoaderOptions(),
                  group: Group | None = None) -> ShardLoader:
-    """:class:`ShardLoader`: ``batch_size`` is the global batch, over all ranks."""
-    return ShardLoader(data, split, batch_size, seed, limit, augment, start_epoch,
-                       group or Group(0, 1, "cpu"))
+    """:class:`ShardLoader`: ``batch_size`` is the global batch, over all ranks; the order is
+    :func:`tfpt.data.torch.loader`'s (``seed=None``: unshuffled)."""
+    return ShardLoader(data, split, batch_size, seed, limit, options, group or Group(0, 1, "cpu"))
 
 
 def make_train_step(model: nn.Module, optimizer: torch.optim.Optimizer, group: Group,

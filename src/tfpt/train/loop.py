@@ -53,6 +53,7 @@ class FitOptions:
     on_best: EpochHook | None = None  # after on_epoch_end, when the epoch is the best so far
     log_every: int = 50  # steps between plain progress lines off a terminal
     interruptible: bool = True  # Ctrl-C ends fit with the History; False: it propagates
+    planned_epochs: int | None = None  # the run's total for "epoch i/N" when it stops sooner
 
 
 @dataclass
@@ -136,7 +137,7 @@ def drive(epochs: int, train_data, epoch: Epoch, options: FitOptions) -> History
     """Train for ``epochs`` epochs (continuing ``options.history``) and return the History."""
     history = options.history if options.history is not None else History()
     keep = KeepBest(epoch.save_best, options.on_best, best=min(history.val_loss, default=math.inf))
-    run = _Run(epochs, len(train_data), history.epochs * len(train_data))
+    run = _Run(options.planned_epochs or epochs, len(train_data), history.epochs * len(train_data))
     try:
         for index in range(history.epochs, epochs):
             if _one_epoch(index, train_data, epoch, options, history, keep, run):
