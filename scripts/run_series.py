@@ -107,6 +107,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timings", type=Path, default=TIMINGS, help="where to record the times")
     args = parser.parse_args(argv)
     logging.disable(logging.WARNING)  # the kernel client's connection warnings, not ours
+    try:
+        return _run(args)
+    finally:
+        logging.disable(logging.NOTSET)  # process-wide: tests call main() in-process
+
+
+def _run(args: argparse.Namespace) -> int:
     notebooks = args.notebooks or sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
     out_dir = ROOT / "build"
     out_dir.mkdir(exist_ok=True)

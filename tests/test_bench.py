@@ -9,6 +9,8 @@ import sys
 
 import pytest
 
+pytestmark = pytest.mark.slow  # runs tfpt bench
+
 
 def _bench(tmp_path, *args):
     out = tmp_path / "bench.json"

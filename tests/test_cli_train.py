@@ -13,6 +13,8 @@ import torch
 
 from tfpt.app import Config, UsageError, train
 
+pytestmark = pytest.mark.slow  # every test here trains through tfpt train (in-process or a subprocess)
+
 COMMON = dict(epochs=2, limit=512, val_limit=200, test_limit=200, batch_size=64,
               deterministic=True)
 CIFAR = dict(dataset="cifar10", model="FastResNet", width=8)

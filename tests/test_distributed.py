@@ -134,6 +134,8 @@ import tensorflow as tf
 from tfpt.distributed import shard, tf as tfdist
 from tfpt.models import keras as models
 
+pytestmark = pytest.mark.slow  # multi-process runs: each worker imports both frameworks
+
 group = tfdist.setup("cpu", timeout=60)  # MultiWorkerMirroredStrategy from TF_CONFIG
 data, out = np.load(sys.argv[1]), {}
 n = len(data["y"])

@@ -12,6 +12,8 @@ from tfpt.checkpoint import torch as ckpt_torch
 from tfpt.models import keras as keras_models
 from tfpt.models import torch as torch_models
 
+pytestmark = pytest.mark.slow  # trains checkpoints and exports them in every format
+
 
 @pytest.fixture(autouse=True)
 def _data(sample_root, monkeypatch):

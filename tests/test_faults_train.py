@@ -23,6 +23,8 @@ import pytest
 
 from tfpt.cli import main
 
+pytestmark = pytest.mark.slow  # every test here runs tfpt train, most of them in a subprocess
+
 TINY = ["--limit", "64", "--val-limit", "64", "--test-limit", "64", "--batch-size", "32"]
 
 

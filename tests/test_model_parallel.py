@@ -22,6 +22,8 @@ import tfpt  # noqa: F401  (first: makes importing TensorFlow and PyTorch togeth
 # isort: split
 import torch
 
+pytestmark = pytest.mark.slow  # two-process gloo runs
+
 REPO = Path(__file__).resolve().parents[1]
 SCRIPTS = REPO / "notebooks" / "scripts"
 SIZES, BATCH, LR = [16, 32, 8], 8, 0.1

@@ -21,6 +21,8 @@ from tfpt.train import torch as train_torch
 from tfpt.train.history import KEYS
 from tfpt.train.tensorboard import RunLogger, read_scalars
 
+pytestmark = pytest.mark.slow  # trains models for several epochs
+
 N, BATCH, VAL = 512, 64, 256
 STEPS = N // BATCH
 

@@ -9,6 +9,7 @@ import sys
 from dataclasses import dataclass, field
 
 from tfpt import config
+from tfpt._guard import torch_side_loaded
 
 PACKAGES = ("torch", "torchvision", "tensorflow", "keras", "numpy", "tensorboardX")
 REQUIRED = ("torch", "tensorflow", "numpy")
@@ -89,7 +90,7 @@ def _data(report: Report) -> None:
 def _modes(report: Report) -> None:
     quick = "on (TFPT_QUICK=1: fewer epochs and images)" if config.is_quick() else "off"
     report.add("modes", "quick mode", quick)
-    dynamo_first = "torch._dynamo" in sys.modules or "torch" not in sys.modules
+    dynamo_first = torch_side_loaded() or "torch" not in sys.modules
     report.add("modes", "import order", "safe (torch loaded before tensorflow)"
                if dynamo_first else "UNSAFE: tensorflow was imported before tfpt")
     if not dynamo_first:
