@@ -25,6 +25,8 @@ from tfpt.app import Config, UsageError, train
 from tfpt.cli import build_parser
 
 REPO = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow  # multi-process runs: each worker imports both frameworks
+
 SMALL = dict(model="MLP", epochs=2, limit=320, val_limit=200, test_limit=200, batch_size=64,
              deterministic=True, log_every=2)
 
@@ -133,8 +135,6 @@ import keras
 import tensorflow as tf
 from tfpt.distributed import shard, tf as tfdist
 from tfpt.models import keras as models
-
-pytestmark = pytest.mark.slow  # multi-process runs: each worker imports both frameworks
 
 group = tfdist.setup("cpu", timeout=60)  # MultiWorkerMirroredStrategy from TF_CONFIG
 data, out = np.load(sys.argv[1]), {}
