@@ -6,9 +6,9 @@ first torch optimizer step or ``torch.compile`` call: both libraries bring their
 own LLVM, and whichever loads second clashes with the first
 (tensorflow/tensorflow#124205). Loading torch, triton (the LLVM that clashes; the
 compiler stack imports it) and torchvision first makes every later import order
-safe, so ``import tfpt`` does exactly that. Triton alone, not all of
-``torch._dynamo``, is enough: ``import tfpt`` takes 5 s instead of 11 s on a 2-core
-CPU, and a process that never builds a torch optimizer never pays for the rest.
+safe, so ``import tfpt`` does exactly that. Triton is what must come first (a
+test shows the crash without it); torchvision imports ``torch._dynamo`` itself, so
+``import tfpt`` still loads the whole compiler stack (about 10 s on a 2-core CPU).
 
 TensorFlow also writes a few notices straight to file descriptor 2 while it is
 imported, before its own log settings apply ("All log messages before
