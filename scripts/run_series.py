@@ -53,8 +53,28 @@ def execute(notebook: Path, timeout: int = 1800) -> tuple[nbformat.NotebookNode,
                    resources={"metadata": {"path": str(notebook.parent)}}).execute()
     seconds = time.perf_counter() - start
     nb.metadata["tfpt"] = {"quick": quick(), "verified_with": verified_with()}
+    coalesce_streams(nb)
     shrink_pngs(nb)
     return nb, seconds
+
+
+def coalesce_streams(nb: nbformat.NotebookNode) -> int:
+    """Join consecutive stdout (or stderr) outputs of a cell into one, as Jupyter shows them:
+    a kernel may flush one print in two messages; returns how many were joined."""
+    joined = 0
+    for cell in nb.cells:
+        merged = []
+        for output in cell.get("outputs", []):
+            last = merged[-1] if merged else None
+            if (last is not None and output.get("output_type") == "stream"
+                    and last.get("output_type") == "stream" and last["name"] == output["name"]):
+                last["text"] += output["text"]
+                joined += 1
+            else:
+                merged.append(output)
+        if "outputs" in cell:
+            cell["outputs"] = merged
+    return joined
 
 
 def shrink_pngs(nb: nbformat.NotebookNode) -> int:

@@ -124,3 +124,15 @@ def test_pngs_are_reencoded_with_the_same_pixels():
     run_series.shrink_pngs(nb)
     png = base64.b64decode(nb.cells[0].outputs[0]["data"]["image/png"])
     assert Image.open(io.BytesIO(png)).mode == "RGBA"
+
+
+def test_coalesce_streams_joins_one_print_split_in_two_messages():
+    out = nbformat.v4.new_output
+    cell = nbformat.v4.new_code_cell("print", outputs=[
+        out("stream", name="stdout", text="TensorFlow NHWC:"),
+        out("stream", name="stdout", text=" (2, 6, 6, 4)\n"),
+        out("stream", name="stderr", text="a warning\n"), out("stream", name="stdout", text="after\n")])
+    nb = nbformat.v4.new_notebook(cells=[cell, nbformat.v4.new_markdown_cell("text")])
+    assert run_series.coalesce_streams(nb) == 1
+    assert [(o["name"], o["text"]) for o in nb.cells[0].outputs] == [
+        ("stdout", "TensorFlow NHWC: (2, 6, 6, 4)\n"), ("stderr", "a warning\n"), ("stdout", "after\n")]
