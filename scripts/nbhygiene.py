@@ -14,6 +14,8 @@ import sys
 from pathlib import Path
 
 MAX_BYTES = 300_000
+MAX_MAIN_CELLS = 60
+GOING_DEEPER = re.compile(r"^## Going deeper", re.M)
 OUTPUT_RULES = [
     (re.compile(r"(?<![\w.~])/(tmp|work|home|root|Users|opt|usr|var|private|mnt)/"), "a machine path"),
     (re.compile(r"site-packages|ipykernel_\d+"), "a virtualenv or kernel path"),
@@ -36,6 +38,14 @@ def _text(output: dict) -> str:
     return "".join(output.get("data", {}).get("text/plain", ""))
 
 
+def main_path_cells(nb: dict) -> int:
+    """How many cells come before the first '## Going deeper' heading (all, if none)."""
+    for i, cell in enumerate(nb["cells"]):
+        if cell["cell_type"] == "markdown" and GOING_DEEPER.search("".join(cell["source"])):
+            return i
+    return len(nb["cells"])
+
+
 def problems(path: str | Path) -> list[str]:
     """Every rule a notebook breaks, one line each (empty when it is clean)."""
     path = Path(path)
@@ -43,6 +53,10 @@ def problems(path: str | Path) -> list[str]:
     if path.stat().st_size > MAX_BYTES:
         found.append(f"{path.stat().st_size:,} bytes, over {MAX_BYTES:,}")
     nb = json.loads(path.read_text())
+    main_path = main_path_cells(nb)
+    if main_path > MAX_MAIN_CELLS:
+        found.append(f"main path of {main_path} cells, over {MAX_MAIN_CELLS}: move detours under "
+                     f"'## Going deeper' at the end")
     counts = []
     for i, cell in enumerate(nb["cells"]):
         where = f"cell {i}"

@@ -24,3 +24,18 @@ def test_committed_notebook_is_clean(path):
     found = nbhygiene.problems(path)
     assert not found, f"{path.name}: " + "; ".join(found[:10]) + (
         "\nRe-execute it with `make notebooks NB=notebooks/" + path.name + "` (full mode).")
+
+
+def test_a_main_path_over_60_cells_is_flagged(tmp_path):
+    import json
+
+    def notebook(cells: list[str]) -> Path:
+        path = tmp_path / "nb.ipynb"
+        path.write_text(json.dumps({"cells": [{"cell_type": "markdown", "source": [s]} for s in cells],
+                                    "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
+        return path
+
+    too_long = ["text"] * 61
+    assert any("main path of 61 cells" in p for p in nbhygiene.problems(notebook(too_long)))
+    with_detours = ["text"] * 60 + ["---\n## Going deeper\n"] + ["text"] * 30
+    assert not any("main path" in p for p in nbhygiene.problems(notebook(with_detours)))
