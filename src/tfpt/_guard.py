@@ -1,8 +1,8 @@
 """Import-order guard, and TensorFlow's start-up notices kept out of your output.
 
 With TensorFlow >= 2.20, importing tensorflow *before* torch's compiler stack
-(``torch._dynamo``, which loads triton) crashes the process with SIGSEGV at the
-first torch optimizer step or ``torch.compile`` call: both libraries bring their
+(``torch._dynamo``, which loads triton) crashes the process with SIGSEGV when the
+first torch optimizer is constructed or ``torch.compile`` is called: both libraries bring their
 own LLVM, and whichever loads second clashes with the first
 (tensorflow/tensorflow#124205). Loading torch, triton (the LLVM that clashes; the
 compiler stack imports it) and torchvision first makes every later import order
@@ -151,8 +151,8 @@ def load_torch_before_tensorflow() -> list[str]:
         return []
     if "tensorflow" in sys.modules and not torch_side_loaded():
         warnings.warn(
-            "tensorflow was imported before tfpt. With TF >= 2.20 a later torch "
-            "optimizer step or torch.compile can crash the process "
+            "tensorflow was imported before tfpt. With TF >= 2.20 constructing a torch "
+            "optimizer or calling torch.compile can crash the process "
             "(tensorflow/tensorflow#124205). Put `import tfpt` first in your "
             "notebook or script, then restart the kernel.",
             RuntimeWarning,
