@@ -135,9 +135,28 @@ def test_resume_over_a_truncated_checkpoint_names_the_fallback(tmp_path, framewo
 
 
 def test_tf_on_cpu_says_where_it_ran(tmp_path):
+    """The recorded device is read from the trained weights (on a CPU-only machine it is
+    CPU:0 either way: the placement rule itself is tested with a pretended GPU below)."""
     metrics = train(Config(framework="tf", device="cpu", out=str(tmp_path), epochs=1, limit=128,
                            val_limit=64, test_limit=64, batch_size=64))
     assert metrics["device"] == "CPU:0"
+
+
+def test_tf_placement_keeps_cpu_runs_off_a_visible_gpu(monkeypatch):
+    import tensorflow as tf
+
+    from tfpt.app import keras as app_keras
+
+    real = tf.config.list_physical_devices
+    monkeypatch.setattr(tf.config, "list_physical_devices",
+                        lambda kind=None: ["a GPU"] if kind == "GPU" else real(kind))
+    assert app_keras._placement("cpu")._device_name == "/CPU:0"  # --device cpu pins the CPU
+    assert app_keras._placement("cuda")._device_name == "/GPU:0"
+    assert not hasattr(app_keras._placement("auto"), "_device_name")  # auto: TensorFlow decides
+    monkeypatch.setattr(tf.config, "list_physical_devices",
+                        lambda kind=None: [] if kind == "GPU" else real(kind))
+    with pytest.raises(UsageError, match="--device cuda, but TensorFlow sees no GPU"):
+        app_keras._placement("cuda")
 
 
 def test_config_errors_name_the_flag(tmp_path):
