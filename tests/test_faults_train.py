@@ -53,6 +53,70 @@ def test_bad_input_is_one_line(capsys, category, args, fragment):
     _one_line(capsys, 2, fragment)
 
 
+@pytest.mark.parametrize("argv,command", [(["train", "--bogus"], "train"),
+                                          (["bench", "--bogus"], "bench"),
+                                          (["doctor", "extra"], "doctor")])
+def test_an_unknown_flag_names_the_command(capsys, argv, command):
+    """Sweep rows cli01, cli40-42: argparse's top parser used to say `tfpt: error:`."""
+    with pytest.raises(SystemExit) as done:
+        main(argv)
+    assert done.value.code == 2
+    _one_line(capsys, 2, f"unrecognized arguments: {argv[1]}", command=command)
+
+
+@pytest.mark.parametrize("variable,value,framework", [("TF_CONFIG", "{bad", "tf"),
+                                                      ("TF_CONFIG", '{"task": 1}', "tf"),
+                                                      ("WORLD_SIZE", "abc", "torch")])
+def test_a_broken_launcher_variable_is_one_line(tmp_path, capsys, monkeypatch, variable, value,
+                                                framework):
+    """Sweep rows env_tfconfig_badjson, env_worldsize_abc: JSONDecodeError/ValueError tracebacks."""
+    monkeypatch.setenv(variable, value)
+    assert _train("--framework", framework, "--out", str(tmp_path / "run")) == 2
+    _one_line(capsys, 2, f"{variable}")
+
+
+def test_a_value_starting_with_a_dash_reaches_the_workers_intact():
+    """Sweep row inj_dashout (L6): `--out=--resume` was handed to workers as `--out --resume`."""
+    from tfpt.app import Config
+    from tfpt.cli import build_parser
+
+    cfg = Config(out="--resume", nproc=2, limit=256)
+    assert "--out=--resume" in cfg.argv()
+    args = build_parser().parse_args(["train", *cfg.argv()])
+    assert args.out == "--resume" and args.nproc == 2 and not args.resume
+
+
+def test_resume_into_the_other_frameworks_folder_is_refused(tmp_path, capsys):
+    """Sweep row res_mix: tf --resume into a torch run started afresh over its metrics.json."""
+    out = tmp_path / "run"
+    assert _train("--epochs", "1", "--out", str(out)) == 0
+    before = (out / "metrics.json").read_bytes()
+    capsys.readouterr()
+    assert _train("--framework", "tf", "--epochs", "1", "--out", str(out), "--resume") == 2
+    _one_line(capsys, 2, "holds last.pt, a torch run, not last.keras; add --framework torch")
+    assert (out / "metrics.json").read_bytes() == before and not (out / "last.keras").exists()
+
+
+def test_a_full_disk_at_the_lock_is_one_line(tmp_path, capsys, monkeypatch):
+    """Sweep row disk_metrics: writing the lock's pid on a full disk was an OSError traceback."""
+    import tfpt.app.outdir as outdir
+
+    def full(fd, data, offset):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(outdir.os, "pwrite", full)
+    out = tmp_path / "run"
+    assert _train("--epochs", "1", "--out", str(out)) == 2
+    _one_line(capsys, 2, f"could not write {out / '.tfpt.lock'}: no space left")
+    assert not (out / ".tfpt.lock").exists()
+
+
+def test_bench_out_that_cannot_be_created_is_refused_before_measuring(capsys):
+    """Sweep row bench_out_proc: /proc passes os.access for root; the JSON failed after the run."""
+    assert main(["bench", "--out", "/proc/tfpt-bench.json", "--steps", "1"]) == 2
+    _one_line(capsys, 2, "/proc is not a folder you can write to", command="bench")
+
+
 def test_bench_out_naming_a_folder_is_refused_before_measuring(tmp_path, capsys):
     assert main(["bench", "--out", str(tmp_path), "--steps", "1"]) == 2
     _one_line(capsys, 2, "is a folder", command="bench")
@@ -178,8 +242,9 @@ def test_ctrl_c_before_the_first_epoch_exits_130_without_a_traceback(tmp_path):
         if out_line.startswith("device:"):
             proc.send_signal(signal.SIGINT)
             break
-    _, err = proc.communicate(timeout=120)
+    out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130 and "Traceback" not in err, err
+    assert "intact" not in out + err  # no checkpoint exists to be intact (sweep row int_sigint_startup)
 
 
 def test_keras_fit_resumes_its_schedule_where_it_stopped():

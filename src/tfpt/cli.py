@@ -145,6 +145,7 @@ def build_parser() -> Parser:
     from tfpt.export import add_parser as add_export  # tfpt export (notebook 08)
 
     add_export(commands)
+    parser.commands = commands.choices  # name -> its parser: errors found later name the command
     return parser
 
 
@@ -160,14 +161,17 @@ def _known_errors() -> tuple[type[Exception], ...]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # `tfpt train: error: unrecognized arguments: ...`, not `tfpt: error: ...`
+        parser.commands[args.command].error(f"unrecognized arguments: {' '.join(unknown)}")
     try:
         return args.func(args)
     except _known_errors() as err:
         print(f"tfpt {args.command}: error: {err}", file=sys.stderr)
         return getattr(err, "exit_code", 2)  # a dead worker: 1
     except KeyboardInterrupt:  # before or between epochs: nothing half-written stays
-        print(f"tfpt {args.command}: interrupted; the checkpoints on disk are intact",
+        print(f"tfpt {args.command}: interrupted; nothing half-written was left behind",
               file=sys.stderr)
         return 130
 

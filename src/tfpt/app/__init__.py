@@ -60,7 +60,9 @@ def launch(cfg: Config) -> dict:
     try:
         distributed.launch([sys.executable, "-m", "tfpt", "train", *cfg.argv()], envs, logs)
     except KeyboardInterrupt:
-        print("interrupted: the workers were stopped; the last checkpoint is intact (--resume)")
+        last = [p.name for p in (Path(cfg.out) / "last.pt", Path(cfg.out) / "last.keras") if p.exists()]
+        print("interrupted: the workers were stopped; " + (f"{last[0]} is intact (--resume continues)"
+              if last else "no checkpoint was written yet"))
         return {"interrupted": True}
     return json.loads((Path(cfg.out) / "metrics.json").read_text())
 

@@ -122,7 +122,7 @@ class Config:
             value = getattr(self, f.name)
             if value != f.default and value is not False:
                 flag = "--" + f.name.replace("_", "-")
-                args += [flag] if value is True else [flag, str(value)]
+                args += [flag] if value is True else [f"{flag}={value}"]  # "--out=-x" stays one
         return args
 
     def model_kwargs(self, spec) -> dict:

@@ -88,10 +88,9 @@ def claim(out: str | Path) -> Iterator[None]:
         raise LockedError(f"--out {out} is in use by another tfpt train (pid {owner}); wait "
                           "for it to end, or choose another --out") from None
     try:
-        lock.seek(0)
-        lock.truncate()
-        lock.write(str(os.getpid()))
-        lock.flush()
+        with writing(out / LOCK, "nothing was trained yet"):  # a full disk fails here first
+            os.ftruncate(lock.fileno(), 0)
+            os.pwrite(lock.fileno(), str(os.getpid()).encode(), 0)  # unbuffered: close cannot fail
         _remove_staging(out)
         yield
     finally:

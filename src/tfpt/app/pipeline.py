@@ -70,6 +70,7 @@ class Run:
         """Build the model, or load ``last.*`` when resuming; returns the History so far."""
         if not (self.cfg.resume and self.last.exists()):
             if self.cfg.resume:
+                self._refuse_other_framework()
                 print(f"--resume: no {self.last} yet, starting from scratch")
             self.build(ds)
             return History()
@@ -82,6 +83,16 @@ class Run:
         history = History.from_dict(self.saved["history"])
         print(f"resumed from {self.last} after epoch {history.epochs}")
         return history
+
+    def _refuse_other_framework(self) -> None:
+        """``--resume`` into the other framework's run: say so, instead of starting afresh over
+        its metrics.json."""
+        other, framework = {".pt": (".keras", "tf"), ".keras": (".pt", "torch")}[self.suffix]
+        theirs = self.last.with_suffix(other)
+        if theirs.exists():
+            raise UsageError(f"--resume: {theirs.parent} holds {theirs.name}, a {framework} run, "
+                             f"not {self.last.name}; add --framework {framework}, or choose another "
+                             "--out")
 
     def keep_best(self, epoch: int, history: History) -> None:
         """``best.*``: a copy of the ``last.*`` just written (so it is resumable too)."""

@@ -24,13 +24,14 @@ import json
 import logging
 import os
 import platform
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from tfpt.bench.core import Candidate, load
-from tfpt.errors import UsageError
+from tfpt.errors import OutputError, UsageError
 
 SECTIONS = ("loops", "modes", "loader")
 MODELS = ("MnistCNN", "FastResNet")
@@ -165,8 +166,11 @@ def check_out(path: str | Path) -> None:
     if path.is_dir():
         raise UsageError(f"--out {path} is a folder; name a file, e.g. {path / 'bench.json'}")
     parent = next((p for p in path.parents if p.exists()), Path("."))
-    if not parent.is_dir() or not os.access(parent, os.W_OK):
-        raise UsageError(f"--out {path}: {parent} is not a folder you can write to")
+    try:  # a real file, not os.access: /proc and read-only mounts pass os.access for root
+        with tempfile.NamedTemporaryFile(dir=parent, prefix=".tfpt-probe."):
+            pass
+    except OSError:
+        raise UsageError(f"--out {path}: {parent} is not a folder you can write to") from None
 
 
 def save(report: dict, path: str | Path) -> Path:
@@ -174,6 +178,10 @@ def save(report: dict, path: str | Path) -> Path:
     from tfpt.checkpoint import atomic_path
 
     path = Path(path)
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(report, indent=2))
+    try:
+        with atomic_path(path) as tmp:
+            tmp.write_text(json.dumps(report, indent=2))
+    except OSError as err:  # after minutes of measuring: one line, the table is printed above
+        raise OutputError(f"could not write {path} ({err.strerror or err}); the results are "
+                          "printed above") from err
     return path

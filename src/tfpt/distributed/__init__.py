@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from tfpt.config import display_path
+from tfpt.errors import UsageError
 
 __all__ = ["Group", "GroupResult", "WorkerFailed", "free_ports", "in_group", "launch", "rank", "shard",
            "tf_config", "worker_envs"]
@@ -69,14 +70,28 @@ def _tf_task() -> tuple[int, int] | None:
     raw = os.environ.get("TF_CONFIG")
     if not raw:
         return None
-    config = json.loads(raw)
-    return int(config["task"]["index"]), len(config["cluster"].get("worker", []))
+    try:
+        config = json.loads(raw)
+        return int(config["task"]["index"]), len(config["cluster"].get("worker", []))
+    except (ValueError, KeyError, TypeError, AttributeError) as err:
+        raise UsageError(f"TF_CONFIG is not the JSON of a TensorFlow cluster with a task index "
+                         f"({type(err).__name__}: {err}); unset it to train in one process") from None
+
+
+def _env_int(name: str, default: str) -> int:
+    """A launcher's whole-number variable (torchrun's ``WORLD_SIZE``, ``RANK``)."""
+    raw = os.environ.get(name, default)
+    try:
+        return int(raw)
+    except ValueError:
+        raise UsageError(f"{name}={raw!r} is not a whole number (launchers such as torchrun set "
+                         f"it); unset it to train in one process") from None
 
 
 def in_group(framework: str) -> bool:
     """Whether a launcher started this process as one worker of several for ``framework``."""
     if framework == "torch":
-        return int(os.environ.get("WORLD_SIZE", "1")) > 1
+        return _env_int("WORLD_SIZE", "1") > 1
     task = _tf_task()
     return task is not None and task[1] > 1
 
@@ -84,7 +99,7 @@ def in_group(framework: str) -> bool:
 def rank() -> int:
     """This process's rank (torchrun's ``RANK``, else the ``TF_CONFIG`` task index); 0 when alone."""
     if "RANK" in os.environ:
-        return int(os.environ["RANK"])
+        return _env_int("RANK", "0")
     task = _tf_task()
     return task[0] if task else 0
 
