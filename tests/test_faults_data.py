@@ -261,6 +261,22 @@ def test_h2_label_range_both_readers(mnist, cifar10, tmp_path):
             check_labels(Path("x"), bad)
 
 
+def test_a_failed_download_is_one_line(tmp_path, monkeypatch):
+    """Sweep row nodata: torchvision's error (one line per mirror) made a multi-line message."""
+    from tfpt import data
+    from tfpt.data import fetch
+
+    def offline(spec, into):
+        raise OSError("Error downloading train-images-idx3-ubyte.gz:\nTried https://a/, got:\n"
+                      "<urlopen error [Errno -3] Temporary failure in name resolution>\n")
+
+    monkeypatch.setattr(fetch, "_fetch_with_torchvision", offline)
+    with pytest.raises(data.MissingDataError) as err:
+        data.load("mnist", tmp_path)
+    assert "\n" not in str(err.value)
+    assert "could not download MNIST: Error downloading train-images-idx3-ubyte.gz: Tried" in str(err.value)
+
+
 @pytest.mark.parametrize("where", ["nowhere", "a_file"])
 def test_data_root_pointing_nowhere_is_broken(where, tmp_path, monkeypatch, capsys):
     target = tmp_path / where

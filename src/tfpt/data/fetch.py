@@ -21,6 +21,12 @@ class DownloadError(RuntimeError):
     """The dataset could not be downloaded (offline, blocked, or no torchvision)."""
 
 
+def _one_line(err: BaseException, limit: int = 300) -> str:
+    """torchvision's download errors run over several lines (one per mirror): join them."""
+    text = " ".join(str(err).split()) or type(err).__name__
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
 def _fetch_with_torchvision(spec: DatasetSpec, into: Path) -> None:
     try:
         import torchvision.datasets as tvd
@@ -57,7 +63,7 @@ def download(spec: DatasetSpec, root: Path) -> None:
         try:
             _fetch_with_torchvision(spec, staging)
         except (OSError, RuntimeError) as err:  # URLError is an OSError
-            raise DownloadError(f"could not download {spec.title}: {err}") from err
+            raise DownloadError(f"could not download {spec.title}: {_one_line(err)}") from err
         for archive, expected in spec.archives.items():
             path = _find(staging, archive)
             actual = sha256(path)
